@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
-# demo.sh BUILD - the notes' tee and pipe programs, then `plumb hash` on a
-# generated file, checked against itself with --check.
+# demo.sh BUILD - plumb's main job, shown: a generated SQLite database of a
+# million realistic rows exported to NDJSON in a file (progress line and
+# summary on the way), then the file's SHA-256 checked with `plumb hash`
+# against the one the export computed while streaming.
 set -euo pipefail
 build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
 plumb=$build/src/plumb
 work=$build/demo
 mkdir -p "$work"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "examples/tee: read in 8-byte chunks, SHA-256 on the way"
-"$build/examples/tee"
-
-say "plumb hash: one read of a 256 MiB file, three digests"
-if [ ! -s "$work/data.bin" ]; then
-	head -c 268435456 /dev/urandom >"$work/data.bin"
+if [ ! -s "$work/people.db" ]; then
+	say "generating $work/people.db (1,000,000 rows, once)"
+	rm -f "$work/people.db.tmp"
+	sqlite3 "$work/people.db.tmp" <"$here/people.sql" >/dev/null
+	mv "$work/people.db.tmp" "$work/people.db"
 fi
-"$plumb" hash -a md5 -a sha1 -a sha256 "$work/data.bin" | tee "$work/data.sums"
 
-say "plumb hash --check: the list verified"
-"$plumb" hash --check "$work/data.sums"
+say "plumb export $work/people.db --table people --to $work/people.ndjson"
+"$plumb" export "$work/people.db" --table people --to "$work/people.ndjson" --force \
+	--progress --summary-json "$work/summary.json"
+
+say "the first rows"
+head -n 3 "$work/people.ndjson"
+
+say "plumb hash: the file against the summary"
+streamed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' \
+	"$work/summary.json")
+echo "$streamed  $work/people.ndjson" | "$plumb" hash --check -

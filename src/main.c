@@ -19,6 +19,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+        {"export", cmd_export, "stream a query to stdout, a file, HTTP or S3, with its SHA-256"},
         {"hash", cmd_hash, "print or check message digests, several in one read"},
 };
 

@@ -5,9 +5,14 @@
 #define PLUMB_PLUMB_H
 
 #include <plumb/compress.h>
+#include <plumb/db.h>
+#include <plumb/encode.h>
 #include <plumb/error.h>
+#include <plumb/export.h>
 #include <plumb/hash.h>
+#include <plumb/http.h>
 #include <plumb/io.h>
+#include <plumb/s3.h>
 #include <plumb/version.h>
 
 #ifdef __cplusplus

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# export.sh - `plumb export` against the tools people use for the same job,
+# side by side in one run (bench/race.py: interleaved runs, medians, ratios).
+#
+#   SQLite -> NDJSON and CSV to /dev/null   vs sqlite3 -json / -csv
+#   the same export to an HTTP endpoint     vs to /dev/null
+#   the SHA-256 on the way                  vs --no-checksum
+#   PostgreSQL -> CSV and NDJSON            vs psql's COPY
+#   ~1 GiB into S3 (a local radosgw)        vs sqlite3 -json | aws s3 cp -
+#   peak memory for 1M and 10M rows
+#
+# Environment: BUILD (default build), RUNS (default 5), ROWS (default
+# 1000000), BIG (rows of the memory check, default 10000000; 0 skips it),
+# S3 (0 skips the S3 race; it needs Debian's awscli), S3ROWS (8500000).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+BUILD=${BUILD:-build}
+case $BUILD in /*) build=$BUILD ;; *) build=$root/$BUILD ;; esac
+ROWS=${ROWS:-1000000}
+BIG=${BIG:-10000000}
+export RUNS=${RUNS:-5}
+plumb=$build/src/plumb
+race=$here/race.py
+work=$build/bench/export
+mkdir -p "$work"
+
+people() { # people DB ROWS: the demo's table with ROWS rows, made once
+	[ -s "$1" ] && return
+	echo "  (generating $1: $2 rows)"
+	{ echo "CREATE TEMP TABLE want(n); INSERT INTO want VALUES ($2);"; cat "$root/scripts/people.sql"; } |
+		sqlite3 "$1.tmp" >/dev/null
+	mv "$1.tmp" "$1"
+}
+
+db=$work/people-$ROWS.db
+people "$db" "$ROWS"
+sel="select * from people"
+
+python3 "$race" --title "SQLite -> NDJSON, $ROWS rows, to /dev/null (goal: >= 2x sqlite3 -json, <= 0.8 s)" \
+	"plumb export=$plumb export $db --table people -q" \
+	"sqlite3 -json=sqlite3 -json $db '$sel'"
+python3 "$race" --title "SQLite -> CSV, $ROWS rows, to /dev/null (goal: >= 2x sqlite3 -csv)" \
+	"plumb export -f csv=$plumb export $db --table people -f csv -q" \
+	"sqlite3 -csv=sqlite3 -csv -header $db '$sel'"
+
+python3 "$race" --title "the tee'd SHA-256: the same export with and without it (goal: <= 10% more time)" \
+	"with SHA-256=$plumb export $db --table people -q" \
+	"--no-checksum=$plumb export $db --table people -q --no-checksum"
+
+# HTTP: a sink on loopback that reads and drops the body
+port_file=$work/sink.port
+rm -f "$port_file"
+python3 "$root/tests/services/httpsink.py" --port-file "$port_file" >/dev/null &
+sink=$!
+trap 'kill $sink 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.05; done
+url="http://127.0.0.1:$(cat "$port_file")/discard"
+python3 "$race" --title "SQLite -> NDJSON to HTTP (chunked POST) vs to /dev/null (goal: within 15%)" \
+	"to /dev/null=$plumb export $db --table people -q" \
+	"to HTTP=$plumb export $db --table people -q --to $url"
+
+# PostgreSQL: a throwaway server with the same table
+pgdir=$(mktemp -d /tmp/plumb-bench-pg.XXXXXX)
+if out=$("$root/tests/services/postgres.sh" start "$pgdir"); then
+	eval "$out"
+	trap 'kill $sink 2>/dev/null || true; "$root/tests/services/postgres.sh" stop "$pgdir" >/dev/null 2>&1 || true; rm -rf "$pgdir"' EXIT
+	psql -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+DROP TABLE IF EXISTS people;
+CREATE TABLE people(id bigint PRIMARY KEY, name text NOT NULL, email text,
+                    amount numeric(12,2) NOT NULL, created_at timestamptz NOT NULL);
+INSERT INTO people
+SELECT i, (ARRAY['Ada','Grace','Alan','Edsger','Barbara','Donald','Margaret','Ken'])[1 + i % 8]
+          || ' ' || (ARRAY['Lovelace','O''Brien','Allen, Jr.','"The Hoare"','Knuth','Wirth'])[1 + i % 6],
+       CASE WHEN i % 50 = 0 THEN NULL ELSE 'user' || i || '@example.com' END,
+       ((i * 7919) % 1000000) / 100.0,
+       timestamptz '2020-09-13 12:26:40+00' + i * interval '37 seconds'
+FROM generate_series(1, $ROWS) AS i;
+VACUUM ANALYZE people;
+SQL
+	python3 "$race" --title "PostgreSQL -> CSV, $ROWS rows (goal: within 10% of psql \\copy)" \
+		"plumb export -f csv=$plumb export postgres: --table people -f csv -q" \
+		"psql \\copy csv=psql -c '\\copy people to stdout csv header'"
+	python3 "$race" --title "PostgreSQL -> NDJSON, $ROWS rows (goal: >= 2x psql copy row_to_json)" \
+		"plumb export=$plumb export postgres: --table people -q" \
+		"psql copy row_to_json=psql -c 'copy (select row_to_json(t) from people t) to stdout'"
+else
+	echo "  PostgreSQL did not start: its benchmarks are skipped"
+fi
+
+# S3: 1 GiB of NDJSON into a local radosgw, against sqlite3 -json | aws s3 cp -
+if [ "${S3:-1}" = 1 ] && [ -x /usr/bin/aws ]; then
+	s3dir=$(mktemp -d /tmp/plumb-bench-s3.XXXXXX)
+	if out=$("$root/tests/services/s3.sh" start "$s3dir"); then
+		eval "$out"
+		s3rows=${S3ROWS:-8500000}
+		s3db=$work/people-$s3rows.db
+		people "$s3db" "$s3rows"
+		ep=$PLUMB_TEST_S3_ENDPOINT
+		b=$PLUMB_TEST_S3_BUCKET
+		RUNS=${S3RUNS:-3} python3 "$race" --title "SQLite -> NDJSON -> S3 multipart, $s3rows rows (~1 GiB) (goal: >= 1.4x aws, <= 1/3 of its memory)" \
+			"plumb export=$plumb export $s3db --table people -q --to s3://$b/bench-plumb --endpoint $ep" \
+			"sqlite3 -json | aws s3 cp -=sqlite3 -json $s3db '$sel' | /usr/bin/aws --endpoint-url $ep s3 cp - s3://$b/bench-aws"
+		"$root/tests/services/s3.sh" stop "$s3dir" >/dev/null 2>&1 || true
+	else
+		echo "  the S3 server did not start: the S3 benchmark is skipped"
+	fi
+	rm -rf "$s3dir"
+fi
+
+# Memory: the same for 1M and 10M rows
+if [ "$BIG" -gt 0 ]; then
+	big=$work/people-$BIG.db
+	people "$big" "$BIG"
+	RUNS=1 python3 "$race" --title "peak memory, $ROWS vs $BIG rows to /dev/null (goal: <= 16 MiB, equal within 2 MiB)" \
+		"$ROWS rows=$plumb export $db --table people -q" \
+		"$BIG rows=$plumb export $big --table people -q"
+fi

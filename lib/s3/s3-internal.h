@@ -1,0 +1,168 @@
+/*
+ * s3-internal.h - what the files of lib/s3 share and nobody else needs.
+ *
+ * The layers, bottom up:
+ *   url.c        s3:// URLs, the object's HTTP URL, URI encoding
+ *   profile.c    credentials and region from the environment and ~/.aws
+ *   digest.c     a part's MD5 and SHA-256 in one pass, hex and base64
+ *   xml.c        S3's XML replies (expat) and escaping for the one we send
+ *   request.c    one signed S3 request over libcurl, retried with backoff
+ *   workers.c    a fixed set of threads running jobs (to be replaced by the
+ *                batch library)
+ *   upload.c     plumb_s3_upload: buffers, reading, parts, complete/abort
+ */
+#ifndef PLUMB_S3_INTERNAL_H
+#define PLUMB_S3_INTERNAL_H
+
+#include <curl/curl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <plumb/hash.h>
+#include <plumb/io.h>
+#include <plumb/s3.h>
+
+/* ---- url.c ---- */
+
+/* Appends s to out, percent-encoding every byte but A-Z a-z 0-9 - . _ ~ (and
+ * '/' when keep_slash), as SigV4's canonical form wants.  0 or -ENOMEM. */
+int s3_uri_encode(plumb_buffer *out, const char *s, bool keep_slash);
+
+/* Where the object lives, worked out once per upload. */
+struct s3_target {
+	char *url;      /* scheme://host[:port][/prefix]/[bucket/]encoded-key */
+	char *peer;     /* "host:port", for messages */
+	char *name;     /* "s3://bucket/key", for messages */
+	char sigv4[96]; /* CURLOPT_AWS_SIGV4: "aws:amz:REGION:s3" */
+};
+
+/* Fills t from o (endpoint, addressing, bucket, key) and region.  0, or
+ * -EINVAL/-ENOMEM with a message in err. */
+int s3_target_init(struct s3_target *t, const plumb_s3_options *o, const char *region, char *err,
+                   size_t errlen);
+void s3_target_release(struct s3_target *t);
+
+/* ---- digest.c ---- */
+
+/* The digests of one body, in every form the requests need. */
+struct s3_digest {
+	unsigned char md5[16], sha256[32];
+	char md5_hex[33], sha256_hex[65];
+	char md5_b64[25], sha256_b64[45];
+};
+
+/* Two hashes kept by a thread and reused for every body it digests. */
+struct s3_hasher {
+	plumb_hash *md5, *sha256;
+};
+
+int s3_hasher_init(struct s3_hasher *h);
+void s3_hasher_release(struct s3_hasher *h);
+
+/* Computes both digests of data in one pass over it.  0 or < 0. */
+int s3_digest(struct s3_hasher *h, const void *data, size_t len, struct s3_digest *d);
+
+void s3_hex(const unsigned char *in, size_t n, char *out);    /* out: 2n + 1 */
+void s3_base64(const unsigned char *in, size_t n, char *out); /* out: 4 ceil(n/3) + 1 */
+
+/* ---- xml.c ---- */
+
+/* What plumb needs out of any S3 reply: the root element's name and the
+ * text of some of its children (truncated to fit). */
+struct s3_xml {
+	char root[64];
+	char code[64];
+	char message[400];
+	char upload_id[512];
+	char etag[128];
+	char request_id[128];
+};
+
+/* Parses an XML reply.  0, or PLUMB_EFORMAT (x->root is then ""). */
+int s3_xml_parse(const char *body, size_t len, struct s3_xml *x);
+
+/* Appends s with & < > escaped.  0 or -ENOMEM. */
+int s3_xml_escape(plumb_buffer *out, const char *s);
+
+/* ---- request.c ---- */
+
+/* What every request of one upload shares.  Read-only while requests run,
+ * but for the counters. */
+struct s3_client {
+	const struct s3_target *target;
+	const plumb_s3_credentials *cred;
+	char *token_header; /* "x-amz-security-token: ...", or NULL */
+	const plumb_s3_options *o;
+	const _Atomic int *cancel; /* the caller's flag, or NULL */
+	_Atomic int stop;          /* set when the upload is ending: requests give up */
+	_Atomic unsigned requests, retries;
+};
+
+/* One request and, once made, its answer. */
+struct s3_request {
+	/* In. */
+	const char *op;     /* "UploadPart 3", "CompleteMultipartUpload"... */
+	const char *method; /* PUT, POST, DELETE, HEAD */
+	const char *query;  /* canonical (sorted, encoded, "k=" for bare keys) or NULL */
+	const unsigned char *body;
+	size_t len;
+	const char *sha256_hex;     /* of body; NULL: of the empty string */
+	struct curl_slist *headers; /* more headers (not owned) */
+	bool must_finish;           /* an abort: ignore cancel and stop, make it go out */
+
+	/* Out. */
+	long status;        /* final HTTP status, 0 if none */
+	char etag[128];     /* the ETag header, without quotes */
+	plumb_buffer reply; /* the reply body (bounded); release it */
+	struct s3_xml xml;  /* the reply parsed, when it is XML */
+	int attempts;
+	char err[700]; /* why it failed, for a person */
+
+	/* Private to request.c. */
+	size_t off;
+	bool stalled, stopped;
+	int64_t last_move_ns;
+	curl_off_t last_ul, last_dl;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Makes rq, retrying what may pass.  Returns 0 on a 2xx reply that is not an
+ * XML <Error>, else a negative error with rq->err filled in.  curl is the
+ * calling thread's handle (connections are kept alive in it). */
+int s3_call(struct s3_client *cl, CURL *curl, struct s3_request *rq);
+
+/* Frees what a request holds after a call. */
+void s3_request_release(struct s3_request *rq);
+
+/* True when the caller cancelled. */
+bool s3_cancelled(const struct s3_client *cl);
+
+/* Sleeps before retry number attempt (0-based): a random time up to
+ * min(cap, base * 2^attempt).  Returns false early if the client stops. */
+bool s3_backoff(struct s3_client *cl, int attempt, bool must_finish);
+
+/* ---- upload.c ---- */
+
+/* The most parts an upload may have: PLUMB_S3_MAX_PARTS, lowered by tests. */
+extern unsigned s3_max_parts;
+
+/* ---- workers.c ---- */
+
+/* The job a worker runs; worker is its index (0..n-1). */
+typedef void (*s3_job_fn)(void *job, unsigned worker, void *arg);
+
+struct s3_workers;
+
+/* Starts n threads running fn(job, worker, arg) for each job submitted, with
+ * room for up to queue jobs waiting.  0 or < 0. */
+int s3_workers_start(struct s3_workers **out, unsigned n, unsigned queue, s3_job_fn fn, void *arg);
+
+/* Hands over a job; never blocks (the caller keeps at most queue jobs
+ * waiting).  0, or -EOVERFLOW when the queue is full. */
+int s3_workers_submit(struct s3_workers *w, void *job);
+
+/* Lets the queued jobs run, then joins the threads and frees w. */
+void s3_workers_finish(struct s3_workers *w);
+
+#endif

@@ -12,6 +12,8 @@
 /* Each subcommand: argv[0] is the subcommand's name; returns the exit status. */
 int cmd_hash(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_loop(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 
 /* "plumb" or "plumb SUBCOMMAND", for messages. */
 extern const char *prog_name;

@@ -21,6 +21,8 @@ struct command {
 static const struct command commands[] = {
         {"export", cmd_export, "stream a query to stdout, a file, HTTP or S3, with its SHA-256"},
         {"hash", cmd_hash, "print or check message digests, several in one read"},
+        {"image", cmd_image, "make a file a filesystem: create, attach, mkfs, mount, and back"},
+        {"loop", cmd_loop, "set up and control loop devices (a losetup peer)"},
 };
 
 static void usage(FILE *out)

@@ -12,6 +12,7 @@
 #include <plumb/hash.h>
 #include <plumb/http.h>
 #include <plumb/io.h>
+#include <plumb/loop.h>
 #include <plumb/s3.h>
 #include <plumb/version.h>
 

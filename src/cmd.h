@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 /* Each subcommand: argv[0] is the subcommand's name; returns the exit status. */
+int cmd_batch(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_loop(int argc, char **argv);

@@ -19,6 +19,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+        {"batch", cmd_batch, "run a command for each input, K at a time (xargs -P, GNU parallel)"},
         {"export", cmd_export, "stream a query to stdout, a file, HTTP or S3, with its SHA-256"},
         {"hash", cmd_hash, "print or check message digests, several in one read"},
         {"image", cmd_image, "make a file a filesystem: create, attach, mkfs, mount, and back"},

@@ -4,6 +4,7 @@
 #ifndef PLUMB_PLUMB_H
 #define PLUMB_PLUMB_H
 
+#include <plumb/batch.h>
 #include <plumb/compress.h>
 #include <plumb/db.h>
 #include <plumb/encode.h>

@@ -3,27 +3,40 @@
  *
  * Each subcommand lives in a file of its own (hash.c, ...) and is reached
  * through the table below; this file knows nothing else about them.
+ *
+ * `plumb export` is a program of its own, plumb-export, that this one
+ * execs: it alone needs libcurl, libpq and the dozens of libraries they
+ * pull in, whose loading would otherwise cost every command about 6 ms at
+ * start (a batch of short jobs or a loop of losetup-like calls pays that
+ * each time).
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <plumb/plumb.h>
+#include <plumb/version.h>
 
 #include "cmd.h"
 
 struct command {
 	const char *name;
-	int (*run)(int argc, char **argv);
+	int (*run)(int argc, char **argv); /* NULL: exec the program helper */
 	const char *summary;
+	const char *helper;
 };
 
 static const struct command commands[] = {
-        {"batch", cmd_batch, "run a command for each input, K at a time (xargs -P, GNU parallel)"},
-        {"export", cmd_export, "stream a query to stdout, a file, HTTP or S3, with its SHA-256"},
-        {"hash", cmd_hash, "print or check message digests, several in one read"},
-        {"image", cmd_image, "make a file a filesystem: create, attach, mkfs, mount, and back"},
-        {"loop", cmd_loop, "set up and control loop devices (a losetup peer)"},
+        {"batch", cmd_batch, "run a command for each input, K at a time (xargs -P, GNU parallel)",
+         NULL},
+        {"export", NULL, "stream a query to stdout, a file, HTTP or S3, with its SHA-256",
+         "plumb-export"},
+        {"hash", cmd_hash, "print or check message digests, several in one read", NULL},
+        {"image", cmd_image, "make a file a filesystem: create, attach, mkfs, mount, and back",
+         NULL},
+        {"loop", cmd_loop, "set up and control loop devices (a losetup peer)", NULL},
 };
 
 static void usage(FILE *out)
@@ -34,6 +47,29 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'plumb COMMAND --help' tells more of each; see also plumb(1).\n");
+}
+
+/* Runs helper with argv (argv[0] is the subcommand's name): from this
+ * program's own folder (the build tree), else from PLUMB_LIBEXECDIR.
+ * Returns only when neither can be run. */
+static int exec_helper(const char *helper, char **argv)
+{
+	char self[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(path, sizeof path, "%s/%s", self, helper);
+			if (access(path, X_OK) == 0)
+				execv(path, argv);
+		}
+	}
+	snprintf(path, sizeof path, "%s/%s", PLUMB_LIBEXECDIR, helper);
+	execv(path, argv);
+	fprintf(stderr, "plumb: cannot run %s: %s\n", path, strerror(errno));
+	return 126;
 }
 
 int main(int argc, char **argv)
@@ -48,11 +84,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
-		printf("plumb %s\n", plumb_version());
+		printf("plumb %s\n", PLUMB_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (!strcmp(name, commands[i].name)) {
+			if (!commands[i].run)
+				return exec_helper(commands[i].helper, argv + 1);
 			static char buf[64];
 			snprintf(buf, sizeof buf, "plumb %s", name);
 			prog_name = buf;

@@ -75,7 +75,7 @@ SELECT i, (ARRAY['Ada','Grace','Alan','Edsger','Barbara','Donald','Margaret','Ke
        CASE WHEN i % 50 = 0 THEN NULL ELSE 'user' || i || '@example.com' END,
        ((i * 7919) % 1000000) / 100.0,
        timestamptz '2020-09-13 12:26:40+00' + i * interval '37 seconds'
-FROM generate_series(1, $ROWS) AS i;
+FROM generate_series(1::bigint, $ROWS) AS i;
 VACUUM ANALYZE people;
 SQL
 	python3 "$race" --title "PostgreSQL -> CSV, $ROWS rows (goal: within 10% of psql \\copy)" \

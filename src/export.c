@@ -355,7 +355,6 @@ static int parse(int argc, char **argv, struct settings *st)
 		                                  : "missing QUERY (or --table TABLE)");
 	o->http.headers = st->headers;
 	o->http.nheaders = st->nheaders;
-	o->count_rows = 1;
 	return check_choices(st, level_given);
 }
 
@@ -517,6 +516,8 @@ int cmd_export(int argc, char **argv)
 	pthread_t progress_thread;
 	if (show && pthread_create(&progress_thread, NULL, progress_loop, &p) != 0)
 		show = 0;
+	/* the row count only serves the progress line's percentage */
+	s.o.count_rows = show;
 
 	int rc = plumb_export_run(&s.o, &st);
 

@@ -220,10 +220,12 @@ static void *produce(void *arg)
 
 static int to_fd(int fd, plumb_reader *src)
 {
+	/* reads as large as the encoder's writes: one pipe hand-over each */
+	enum { chunk = 2 * PLUMB_ENCODE_BUFSIZE };
 	plumb_writer *w = plumb_fd_writer_new(fd, 0);
-	if (!w)
-		return -ENOMEM;
-	int64_t n = plumb_copy(w, src);
+	void *buf = malloc(chunk);
+	int64_t n = w && buf ? plumb_copy_buffer(w, src, buf, chunk) : -ENOMEM;
+	free(buf);
 	plumb_writer_free(w);
 	return n < 0 ? (int)n : 0;
 }

@@ -40,6 +40,8 @@
 #include <plumb/http.h>
 #include <plumb/io.h>
 
+#include "net-helpers.h"
+
 #define MIB (1024 * 1024)
 
 static pid_t sink_pid;
@@ -103,31 +105,6 @@ static int stop_sink(void **state)
 static void sink_url(char *out, size_t len, const char *path)
 {
 	snprintf(out, len, "http://127.0.0.1:%d%s", sink_port, path);
-}
-
-/* The value of "name" in the sink's JSON (a string's contents or a number's
- * text), or "" when absent.  json.dumps writes `"name": value`. */
-static void json_field(const char *json, const char *name, char *out, size_t len)
-{
-	char key[80];
-	const char *p, *end;
-
-	out[0] = '\0';
-	snprintf(key, sizeof key, "\"%s\": ", name);
-	p = json ? strstr(json, key) : NULL;
-	if (!p)
-		return;
-	p += strlen(key);
-	if (*p == '"') {
-		p++;
-		end = strchr(p, '"');
-	} else {
-		end = p + strcspn(p, ",}");
-	}
-	if (!end || (size_t)(end - p) >= len)
-		return;
-	memcpy(out, p, (size_t)(end - p));
-	out[end - p] = '\0';
 }
 
 /* ---- Readers ---- */
@@ -376,20 +353,6 @@ static void status_503_with_empty_body_is_retried(void **state)
 	assert_int_equal(res.attempts, 3);
 	assert_non_null(strstr(res.message, "(3 attempts)"));
 	plumb_http_result_release(&res);
-}
-
-/* A port of 127.0.0.1 that nothing listens on (bound, then closed). */
-static int dead_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-	close(s);
-	return ntohs(a.sin_port);
 }
 
 static void connection_refused(void **state)

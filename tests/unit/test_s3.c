@@ -49,6 +49,7 @@
 #include <plumb/io.h>
 #include <plumb/s3.h>
 
+#include "net-helpers.h"
 #include "s3/s3-internal.h"
 
 #define MIB ((size_t)1 << 20)
@@ -142,20 +143,6 @@ static void stop_process(pid_t pid)
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 	}
-}
-
-/* A port of 127.0.0.1 that nothing listens on (bound, then closed). */
-static int dead_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-	close(s);
-	return ntohs(a.sin_port);
 }
 
 /* The python that has botocore: python3, or Debian's. */
@@ -291,31 +278,6 @@ static int s3check(char *out, size_t len, const char *fmt, ...)
 	va_end(ap);
 	snprintf(cmd, sizeof cmd, "'%s/s3check.py' %s", services, args);
 	return run(cmd, out, len);
-}
-
-/* The value of "name" in JSON written by json.dumps (string contents or
- * number text), or "". */
-static void json_field(const char *json, const char *name, char *out, size_t len)
-{
-	char key[80];
-	const char *p, *end;
-
-	out[0] = '\0';
-	snprintf(key, sizeof key, "\"%s\": ", name);
-	p = json ? strstr(json, key) : NULL;
-	if (!p)
-		return;
-	p += strlen(key);
-	if (*p == '"') {
-		p++;
-		end = strchr(p, '"');
-	} else {
-		end = p + strcspn(p, ",}");
-	}
-	if (!end || (size_t)(end - p) >= len)
-		return;
-	memcpy(out, p, (size_t)(end - p));
-	out[end - p] = '\0';
 }
 
 /* No multipart upload of key is left in the bucket. */

@@ -388,9 +388,10 @@ static void show_progress(struct progress *p)
 	char b[32], rate[32], pct[32] = "";
 	format_bytes(b, sizeof b, (double)bytes);
 	format_bytes(rate, sizeof rate, secs > 0 ? (double)bytes / secs : 0);
-	if (p->st->total_rows > 0) {
-		double f = 100.0 * (double)rows / (double)p->st->total_rows;
-		snprintf(pct, sizeof pct, "  %s%.0f%%", p->st->total_exact ? "" : "~",
+	int64_t total = atomic_load(&p->st->total_rows);
+	if (total > 0) {
+		double f = 100.0 * (double)rows / (double)total;
+		snprintf(pct, sizeof pct, "  %s%.0f%%", atomic_load(&p->st->total_exact) ? "" : "~",
 		         f > 100 ? 100 : f);
 	}
 	fprintf(stderr, "\r\033[K%12llu rows  %10s  %10s/s%s", (unsigned long long)rows, b, rate,
@@ -415,7 +416,11 @@ static void *progress_loop(void *arg)
 			show_progress(p);
 	}
 	pthread_mutex_unlock(&p->mu);
+	/* the final count (100% when the export went through), however short
+	 * it was, then the line is wiped for the summary */
+	show_progress(p);
 	fputs("\r\033[K", stderr);
+	fflush(stderr);
 	return NULL;
 }
 
@@ -498,6 +503,12 @@ int cmd_export(int argc, char **argv)
 		free(s.headers);
 		return status < 0 ? 0 : status;
 	}
+	/* a CA file that cannot be read would only show as a TLS failure */
+	if (s.o.http.ca_file && access(s.o.http.ca_file, R_OK) != 0) {
+		warnx_("--cacert %s: %s", s.o.http.ca_file, strerror(errno));
+		free(s.headers);
+		return 1;
+	}
 	FILE *summary = NULL;
 	if (s.summary_json && !(summary = fopen(s.summary_json, "w"))) {
 		warnx_("%s: %s", s.summary_json, strerror(errno));
@@ -522,6 +533,12 @@ int cmd_export(int argc, char **argv)
 	int rc = plumb_export_run(&s.o, &st);
 
 	if (show) {
+		/* every row went through, so the count is exact now: the last
+		 * line says 100% even when the count first known was an estimate */
+		if (rc == 0 && atomic_load(&st.total_rows) >= 0) {
+			atomic_store(&st.total_exact, 1);
+			atomic_store(&st.total_rows, (int64_t)atomic_load(&st.rows));
+		}
 		pthread_mutex_lock(&p.mu);
 		p.done = 1;
 		pthread_cond_signal(&p.cv);

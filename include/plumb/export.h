@@ -61,21 +61,21 @@ typedef struct plumb_export_options {
 	const _Atomic int *cancel; /* nonzero stops the export (may be NULL) */
 } plumb_export_options;
 
-/* What an export did.  rows and bytes move while it runs, so another thread
- * may read them for a progress line. */
+/* What an export did.  rows, bytes and the total move while it runs, so
+ * another thread may read them for a progress line. */
 typedef struct plumb_export_stats {
-	_Atomic uint64_t rows;  /* rows read and encoded */
-	_Atomic uint64_t bytes; /* bytes handed to the destination */
-	int64_t total_rows;     /* the row count learned first, or -1 */
-	int total_exact;        /* total_rows is exact, not an estimate */
-	char dest_kind[8];      /* "stdout", "file", "http" or "s3" */
-	char sha256[65];        /* hex SHA-256 of exactly the bytes sent */
-	double seconds;         /* wall time from start to the destination's end */
-	long http_status;       /* HTTP: the reply's status */
-	char etag[128];         /* S3: the object's ETag */
-	unsigned parts;         /* S3: parts uploaded (0: one PutObject) */
-	unsigned retries;       /* S3: requests repeated after a failure */
-	char message[1024];     /* what went wrong, for a person; "" on success */
+	_Atomic uint64_t rows;      /* rows read and encoded */
+	_Atomic uint64_t bytes;     /* bytes handed to the destination */
+	_Atomic int64_t total_rows; /* the row count learned first, or -1 */
+	_Atomic int total_exact;    /* total_rows is exact, not an estimate */
+	char dest_kind[8];          /* "stdout", "file", "http" or "s3" */
+	char sha256[65];            /* hex SHA-256 of exactly the bytes sent */
+	double seconds;             /* wall time from start to the destination's end */
+	long http_status;           /* HTTP: the reply's status */
+	char etag[128];             /* S3: the object's ETag */
+	unsigned parts;             /* S3: parts uploaded (0: one PutObject) */
+	unsigned retries;           /* S3: requests repeated after a failure */
+	char message[1024];         /* what went wrong, for a person; "" on success */
 } plumb_export_stats;
 
 /* Fills o with the defaults (plumb_http_options_init, plumb_s3_options_init,

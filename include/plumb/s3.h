@@ -36,11 +36,12 @@
  * raised so that it fits in 10,000 parts without any step.
  *
  * Threads.  plumb_s3_upload runs in the calling thread (the one that reads the
- * source) and starts `concurrency` worker threads of its own when a multipart
- * upload begins; it joins them before it returns.  Workers compute each
- * part's MD5 and SHA-256 and send it; the calling thread only reads.  While
- * it runs, other threads may set *cancel (e.g. from a SIGINT handler) and
- * read *o->progress.  Worker threads block all signals.
+ * source) and, when a multipart upload begins, starts a plumb_pool
+ * (plumb/batch.h) of `concurrency` threads of its own, which it stops before
+ * it returns.  The pool's tasks compute each part's MD5 and SHA-256 and send
+ * it; the calling thread only reads.  While it runs, other threads may set
+ * *cancel (e.g. from a SIGINT handler) and read *o->progress.  The pool's
+ * threads block all signals.
  *
  * The source and the producer.  On failure plumb_s3_upload stops reading and
  * returns; the producer writing into the pipe behind src may be blocked in a

@@ -8,7 +8,8 @@
  * as the end of data.
  * Quotes inside are doubled.  Spaces are data and cause no quoting.  Text
  * goes out byte for byte: CSV has no escapes to repair bad UTF-8 with.
- * The scan for characters that force quoting reads 8 bytes at a time.
+ * The scan for characters that force quoting reads 8 bytes at a time, and
+ * for a field that needs none (most of them) it copies as it scans.
  */
 #include "encode-internal.h"
 
@@ -38,9 +39,53 @@ static int needs_quotes(const unsigned char *s, size_t n, int single)
 	return 0;
 }
 
+/* The bytes of w that force quoting, as has_byte marks them (0: none). */
+static inline uint64_t specials(uint64_t w)
+{
+	return has_byte(w, ',') | has_byte(w, '"') | has_byte(w, '\n') | has_byte(w, '\r');
+}
+
+/*
+ * The common case in one pass: copies a field of n (1 or more) bytes to the
+ * end of o while looking for the bytes that force quoting, 8 at a time (the
+ * last word overlapping the one before it).  Returns 1 when the field went
+ * in as it is; 0 when it needs quotes, or o has not the room (then o is as
+ * it was: the bytes written past o->len do not count).
+ */
+static inline int put_plain(struct outbuf *o, const unsigned char *s, size_t n)
+{
+	if (o->cap - o->len < n)
+		return 0;
+	unsigned char *d = o->buf + o->len;
+	uint64_t w, bad = 0;
+	if (n < 8) {
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = s[i];
+			bad |= (c == ',') | (c == '"') | (c == '\n') | (c == '\r');
+			d[i] = c;
+		}
+	} else {
+		size_t i = 0;
+		for (; i + 8 < n; i += 8) {
+			memcpy(&w, s + i, 8);
+			bad |= specials(w);
+			memcpy(d + i, &w, 8);
+		}
+		memcpy(&w, s + n - 8, 8);
+		bad |= specials(w);
+		memcpy(d + n - 8, &w, 8);
+	}
+	if (bad)
+		return 0;
+	o->len += n;
+	return 1;
+}
+
 /* single: the row has one column, so a field alone on its line. */
 static void put_field(struct outbuf *o, const unsigned char *s, size_t n, int single)
 {
+	if (n > 0 && !(single && n == 2) && put_plain(o, s, n))
+		return;
 	if (!needs_quotes(s, n, single)) {
 		enc_put(o, s, n);
 		return;

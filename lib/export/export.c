@@ -332,8 +332,9 @@ static int start_query(struct job *j)
 		int64_t n;
 		int exact = plumb_db_count(j->db, o->table, PLUMB_DB_COUNT_CHEAP, &n);
 		if (exact >= 0) {
-			st->total_rows = n;
-			st->total_exact = exact;
+			/* the kind first: a reader that sees the count sees it too */
+			atomic_store(&st->total_exact, exact);
+			atomic_store(&st->total_rows, n);
 		}
 	}
 	rc = o->table ? plumb_db_query_table(j->db, o->table) : plumb_db_query(j->db, o->query);

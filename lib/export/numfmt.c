@@ -154,7 +154,20 @@ static size_t layout(char *out, const char *d, int nd, int point)
 static size_t layout_scaled(char *out, uint64_t m, int k)
 {
 	char d[24];
+	while (k > 0 && m % 10 == 0)
+		m /= 10, k--;
 	int nd = count_digits(m);
+	if (nd <= 21 && k < nd) {
+		/* The common layouts, written in place: an integer (k == 0), or
+		 * digits with the point among them, which is where layout puts it
+		 * for 0 < nd - k <= 21 with no trailing zero after the point. */
+		put_digits(out + nd, m);
+		if (k == 0)
+			return (size_t)nd;
+		memmove(out + nd - k + 1, out + nd - k, (size_t)k);
+		out[nd - k] = '.';
+		return (size_t)nd + 1;
+	}
 	put_digits(d + nd, m);
 	int point = nd - k;
 	while (nd > 1 && d[nd - 1] == '0')

@@ -7,9 +7,8 @@
  *   digest.c     a part's MD5 and SHA-256 in one pass, hex and base64
  *   xml.c        S3's XML replies (expat) and escaping for the one we send
  *   request.c    one signed S3 request over libcurl, retried with backoff
- *   workers.c    a fixed set of threads running jobs (to be replaced by the
- *                batch library)
- *   upload.c     plumb_s3_upload: buffers, reading, parts, complete/abort
+ *   upload.c     plumb_s3_upload: buffers, reading, parts (sent from a
+ *                plumb_pool of the batch library), complete/abort
  */
 #ifndef PLUMB_S3_INTERNAL_H
 #define PLUMB_S3_INTERNAL_H
@@ -146,23 +145,5 @@ bool s3_backoff(struct s3_client *cl, int attempt, bool must_finish);
 
 /* The most parts an upload may have: PLUMB_S3_MAX_PARTS, lowered by tests. */
 extern unsigned s3_max_parts;
-
-/* ---- workers.c ---- */
-
-/* The job a worker runs; worker is its index (0..n-1). */
-typedef void (*s3_job_fn)(void *job, unsigned worker, void *arg);
-
-struct s3_workers;
-
-/* Starts n threads running fn(job, worker, arg) for each job submitted, with
- * room for up to queue jobs waiting.  0 or < 0. */
-int s3_workers_start(struct s3_workers **out, unsigned n, unsigned queue, s3_job_fn fn, void *arg);
-
-/* Hands over a job; never blocks (the caller keeps at most queue jobs
- * waiting).  0, or -EOVERFLOW when the queue is full. */
-int s3_workers_submit(struct s3_workers *w, void *job);
-
-/* Lets the queued jobs run, then joins the threads and frees w. */
-void s3_workers_finish(struct s3_workers *w);
 
 #endif

@@ -1,18 +1,22 @@
 /*
  * upload.c - plumb_s3_upload: a stream of unknown length into one S3 object.
  *
- * The calling thread reads; worker threads send.  Between them is a fixed
- * set of concurrency + 1 part buffers: the calling thread takes a free one,
- * fills it from the source to the part size, hands it to a worker and takes
- * the next; a worker hashes its part (MD5 and SHA-256 in one pass), sends it
- * (retrying from the same buffer when that may help) and gives the buffer
- * back.  When every buffer is in flight the calling thread waits, and so
- * does, through its pipe, whoever produces the stream.
+ * The calling thread reads; the threads of a plumb_pool (the batch library)
+ * send.  Between them is a fixed set of concurrency + 1 part buffers: the
+ * calling thread takes a free one, fills it from the source to the part
+ * size, submits it to the pool and takes the next; the task running it takes
+ * a free connection-and-hashes state (there is one per pool thread, so that
+ * connections are kept alive from part to part), hashes its part (MD5 and
+ * SHA-256 in one pass), sends it (retrying from the same buffer when that
+ * may help) and gives the state and the buffer back.  The pool's queue has
+ * room for every buffer, so submitting never waits; the calling thread waits
+ * only for a free buffer, and when every buffer is in flight so does,
+ * through its pipe, whoever produces the stream.
  *
  * The first part decides the kind of upload: if the stream ends before it is
  * full, or right after (one more read, into the second buffer, tells), the
- * object is one PutObject from the calling thread and no worker is started.
- * Otherwise CreateMultipartUpload is sent, the workers start, and parts go
+ * object is one PutObject from the calling thread and no pool is started.
+ * Otherwise CreateMultipartUpload is sent, the pool starts, and parts go
  * out as they fill.  At the end of the stream the calling thread waits for
  * the parts in flight, then sends CompleteMultipartUpload with every part's
  * ETag and SHA-256 in order, reads the object's ETag (with a HEAD when the
@@ -20,7 +24,7 @@
  *
  * The first failure wins: it is recorded with its message, the stop flag
  * makes every other request give up within a second, the calling thread
- * stops reading, waits for the workers to be idle and sends
+ * stops reading, waits for the pool to be idle (and stops it) and sends
  * AbortMultipartUpload, which must go out even after a cancel.  Parts are
  * never in flight during the abort, so no part can land after it.
  *
@@ -30,11 +34,14 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <plumb/batch.h>
 
 #include "s3-internal.h"
 
@@ -46,12 +53,15 @@
 /* S3's limit on parts; a variable only so that tests can lower it. */
 unsigned s3_max_parts = PLUMB_S3_MAX_PARTS;
 
-/* One part buffer; it is also the job handed to a worker. */
+struct upload;
+
+/* One part buffer; it is also the task handed to the pool. */
 struct buf {
 	unsigned char *data;
 	size_t cap, len;
 	unsigned partno;
 	struct buf *next_free;
+	struct upload *u; /* whose buffer it is, for the pool's task */
 };
 
 /* What CompleteMultipartUpload needs of a sent part. */
@@ -61,10 +71,11 @@ struct part {
 	char sha256_b64[45];
 };
 
-/* A worker's own connection and hashes. */
+/* A connection and two hashes, held by one running part at a time. */
 struct worker_state {
 	CURL *curl;
 	struct s3_hasher hasher;
+	struct worker_state *next_free;
 };
 
 struct upload {
@@ -81,16 +92,16 @@ struct upload {
 	bool completed;           /* CompleteMultipartUpload succeeded */
 	plumb_buffer upload_id_q; /* URI-encoded, for queries */
 
-	struct s3_workers *workers;
-	struct worker_state *ws;
-	unsigned nworkers;
+	plumb_pool *pool;        /* the part senders, once multipart */
+	struct worker_state *ws; /* one per pool thread */
+	unsigned nworkers;       /* of ws, set up */
 
 	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t cv;
 	struct buf *bufs;
 	unsigned nbufs;
 	struct buf *free_list;
-	unsigned inflight;
+	struct worker_state *free_ws; /* the states no running part holds */
 	size_t buffer_bytes;
 	int err;            /* the first failure, 0 while none */
 	char msg[700];      /* its message */
@@ -266,6 +277,7 @@ static int setup(struct upload *u, const plumb_s3_options *o, plumb_reader *src,
 	if (!u->bufs || !u->curl || s3_hasher_init(&u->hasher) < 0)
 		return failf(u, -ENOMEM, "out of memory");
 	for (unsigned i = u->nbufs; i-- > 0;) {
+		u->bufs[i].u = u;
 		u->bufs[i].next_free = u->free_list;
 		u->free_list = &u->bufs[i];
 	}
@@ -534,23 +546,36 @@ static int upload_part(struct upload *u, struct worker_state *ws, struct buf *b)
 	return rc;
 }
 
-/* The workers' job: send one part, give its buffer back. */
-static void run_part(void *job, unsigned worker, void *arg)
+/* The pool's task: send one part with a free connection and hashes, then
+ * give both back.  There are as many states as pool threads, and a state is
+ * taken only by a running task, so one is always free here. */
+static void run_part(void *arg)
 {
-	struct upload *u = arg;
-	struct buf *b = job;
+	struct buf *b = arg;
+	struct upload *u = b->u;
+	struct worker_state *ws;
 
-	if (!atomic_load(&u->cl.stop))
-		upload_part(u, &u->ws[worker], b);
 	pthread_mutex_lock(&u->mu);
-	u->inflight--;
+	ws = u->free_ws;
+	u->free_ws = ws->next_free;
+	pthread_mutex_unlock(&u->mu);
+	if (!atomic_load(&u->cl.stop))
+		upload_part(u, ws, b);
+	pthread_mutex_lock(&u->mu);
+	ws->next_free = u->free_ws;
+	u->free_ws = ws;
 	release_locked(u, b);
 	pthread_mutex_unlock(&u->mu);
 }
 
+/* A connection and hashes per thread, then a pool of concurrency threads
+ * whose queue holds every buffer (so submitting never waits).  The threads
+ * are started with every signal blocked, and keep that mask: a SIGINT meant
+ * for the program lands on a thread of the program's own. */
 static int start_workers(struct upload *u)
 {
 	unsigned n = (unsigned)u->o.concurrency;
+	sigset_t all, old;
 	int rc;
 
 	u->ws = calloc(n, sizeof *u->ws);
@@ -563,38 +588,31 @@ static int start_workers(struct upload *u)
 			u->nworkers++;
 			return failf(u, -ENOMEM, "out of memory");
 		}
+		w->next_free = u->free_ws;
+		u->free_ws = w;
 	}
-	rc = s3_workers_start(&u->workers, n, u->nbufs, run_part, u);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	u->pool = plumb_pool_new(n, u->nbufs);
+	rc = u->pool ? 0 : -errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0)
 		return failf(u, rc, "cannot start the upload threads: %s", plumb_strerror(rc));
 	return 0;
 }
 
-static int dispatch(struct upload *u, struct buf *b, unsigned partno)
+/* Hands part partno, in b, to the pool. */
+static void dispatch(struct upload *u, struct buf *b, unsigned partno)
 {
-	int rc;
-
 	b->partno = partno;
-	pthread_mutex_lock(&u->mu);
-	u->inflight++;
-	pthread_mutex_unlock(&u->mu);
-	rc = s3_workers_submit(u->workers, b);
-	if (rc < 0) {
-		pthread_mutex_lock(&u->mu);
-		u->inflight--;
-		release_locked(u, b);
-		pthread_mutex_unlock(&u->mu);
-		return failf(u, rc, "internal error: the part queue is full");
-	}
-	return 0;
+	plumb_pool_submit(u->pool, run_part, b);
 }
 
-static void wait_idle(struct upload *u)
+/* Waits until no part is in flight, then stops the pool's threads. */
+static void stop_workers(struct upload *u)
 {
-	pthread_mutex_lock(&u->mu);
-	while (u->inflight > 0)
-		pthread_cond_wait(&u->cv, &u->mu);
-	pthread_mutex_unlock(&u->mu);
+	plumb_pool_free(u->pool);
+	u->pool = NULL;
 }
 
 /* ---- Completing and aborting ---- */
@@ -794,7 +812,8 @@ static int stream_parts(struct upload *u, struct buf *cur)
 			        s3_max_parts, (unsigned long long)u->res->bytes);
 			break;
 		}
-		if ((rc = dispatch(u, cur, partno)) < 0 || eof) {
+		dispatch(u, cur, partno);
+		if (eof) {
 			cur = NULL;
 			break;
 		}
@@ -818,11 +837,11 @@ static int multipart(struct upload *u, struct buf *first, struct buf *second)
 
 	/* On failure here the buffers stay taken: nothing uses them any more,
 	 * and teardown frees them all. */
-	if (create_upload(u) == 0 && start_workers(u) == 0 && dispatch(u, first, 1) == 0)
+	if (create_upload(u) == 0 && start_workers(u) == 0) {
+		dispatch(u, first, 1);
 		n = stream_parts(u, second);
-	wait_idle(u);
-	s3_workers_finish(u->workers);
-	u->workers = NULL;
+	}
+	stop_workers(u);
 	if (n > 0 && !u->err) {
 		u->res->parts = (unsigned)n;
 		complete(u, (unsigned)n);
@@ -851,7 +870,7 @@ static int run(struct upload *u)
 
 static void teardown(struct upload *u)
 {
-	s3_workers_finish(u->workers);
+	stop_workers(u);
 	for (unsigned i = 0; i < u->nworkers; i++) {
 		curl_easy_cleanup(u->ws[i].curl);
 		s3_hasher_release(&u->ws[i].hasher);

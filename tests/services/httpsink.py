@@ -2,11 +2,19 @@
 """httpsink.py - an HTTP/1.1 server that swallows request bodies, for tests.
 
     httpsink.py [--port N] [--port-file F] [--save DIR] [--verbose]
+                [--tls-cert PEM --tls-key PEM]
 
 Listens on 127.0.0.1 (port 0, the default, lets the kernel pick one); prints
 the port on stdout (one line) and, with --port-file, writes it to F (made
 atomically: a reader sees the whole port or no file).  Runs until killed
 (SIGTERM or SIGINT).  Python standard library only.
+
+--tls-cert/--tls-key: speak HTTPS with that certificate (chain) and key
+instead of plain HTTP (tests/services/tlscerts.sh makes a throwaway CA and
+a certificate for 127.0.0.1).  The TLS handshake happens in the connection's
+own thread; one that fails (the client does not trust the certificate, say)
+is counted as "tls_failures" in the GET answer, with its reason in
+"tls_last_failure", and no request is recorded.
 
 POST and PUT: the body, sent with Content-Length or Transfer-Encoding:
 chunked (chunk extensions and trailers are parsed and checked), is read in
@@ -33,7 +41,8 @@ Knobs, chosen by the path (any method, query parameters optional):
         read N bytes of the body (default 65536; 0 = none) then close the
         connection without an answer (rst=1: with a TCP reset)
 GET (any other path) answers JSON about the sink: {"requests": count,
-"bytes": total body bytes, "last": [the last 100 summaries, newest last]};
+"bytes": total body bytes, "tls_failures": N, "tls_last_failure": "...",
+"last": [the last 100 summaries, newest last]};
 an incomplete body (the client went away) shows as "complete": false.
 """
 
@@ -42,6 +51,7 @@ import hashlib
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -70,6 +80,8 @@ class Sink:
         self.seq = 0
         self.total = 0
         self.last = []
+        self.tls_failures = 0
+        self.tls_last_failure = ""
 
     def next_seq(self):
         with self.lock:
@@ -82,10 +94,40 @@ class Sink:
             self.last.append(summary)
             del self.last[:-100]
 
+    def tls_failed(self, why):
+        with self.lock:
+            self.tls_failures += 1
+            self.tls_last_failure = why
+
     def info(self):
         with self.lock:
             return {"server": "httpsink", "requests": self.seq, "bytes": self.total,
-                    "last": list(self.last)}
+                    "tls_failures": self.tls_failures,
+                    "tls_last_failure": self.tls_last_failure, "last": list(self.last)}
+
+
+class TLSServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that wraps each accepted connection in TLS in the
+    connection's own thread, so that a client stuck in (or failing) its
+    handshake never holds up the others."""
+    tls = None  # an ssl.SSLContext, set in main()
+    sink = None
+
+    def finish_request(self, request, client_address):
+        try:
+            request.settimeout(30)
+            conn = self.tls.wrap_socket(request, server_side=True)
+            conn.settimeout(None)
+        except (ssl.SSLError, OSError) as e:
+            self.sink.tls_failed(f"{type(e).__name__}: {e}")
+            return
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -377,13 +419,24 @@ def main():
     ap.add_argument("--port-file", help="write the port to this file once listening")
     ap.add_argument("--save", metavar="DIR", help="keep every body and its summary in DIR")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    ap.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate chain")
+    ap.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     a = ap.parse_args()
+    if bool(a.tls_cert) != bool(a.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
     if a.save:
         os.makedirs(a.save, exist_ok=True)
     Handler.sink = Sink(a.save, a.verbose)
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 128
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    server = ThreadingHTTPServer
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        TLSServer.tls = ctx
+        TLSServer.sink = Handler.sink
+        server = TLSServer
+    srv = server(("127.0.0.1", a.port), Handler)
     port = srv.server_address[1]
     if a.port_file:
         tmp = a.port_file + ".tmp"
@@ -392,7 +445,8 @@ def main():
         os.rename(tmp, a.port_file)
     print(port, flush=True)
     if a.verbose:
-        sys.stderr.write(f"httpsink: listening on http://127.0.0.1:{port}\n")
+        scheme = "https" if a.tls_cert else "http"
+        sys.stderr.write(f"httpsink: listening on {scheme}://127.0.0.1:{port}\n")
     try:
         srv.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

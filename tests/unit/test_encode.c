@@ -914,6 +914,81 @@ static void test_csv_quoting(void **state)
 	expect_encoding("csv", NULL, names, 2, blobs, 1, "a,b\n\"\",\n");
 }
 
+/* The CSV field that RFC 4180 (and csv.c's rules) make of s, appended to b. */
+static void ref_csv_field(plumb_buffer *b, const unsigned char *s, size_t n, int single)
+{
+	int quote = n == 0 || (single && n == 2 && s[0] == '\\' && s[1] == '.');
+	for (size_t i = 0; i < n; i++)
+		quote |= s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+	if (!quote) {
+		plumb_buffer_append(b, s, n);
+		return;
+	}
+	plumb_buffer_append(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		plumb_buffer_append(b, s + i, 1);
+		if (s[i] == '"')
+			plumb_buffer_append(b, "\"", 1);
+	}
+	plumb_buffer_append(b, "\"", 1);
+}
+
+/* Fields of every length from 0 to 70 with a byte that forces quotes at
+ * every position (or none), and random ones, in rows enough to cross the
+ * encoder's buffer many times at every offset: byte for byte what the
+ * reference makes.  (csv.c copies while it scans, 8 bytes at a time, and
+ * falls back when a field needs quotes or does not fit.) */
+static void test_csv_quoting_positions(void **state)
+{
+	(void)state;
+	static const char specials[] = {',', '"', '\n', '\r'};
+	static const unsigned char alphabet[] = "abc ,\"\n\r\\.\xc3\xa9\t0";
+	for (int ncols = 1; ncols <= 2; ncols++) {
+		static const char *const names[] = {"a", "b"};
+		plumb_buffer want;
+		plumb_buffer_init(&want);
+		plumb_buffer_append(&want, ncols == 1 ? "a\n" : "a,b\n", ncols == 1 ? 2 : 4);
+		size_t cap = 200000, nvals = 0;
+		plumb_value *rows = calloc(cap, sizeof *rows);
+		unsigned char *pool = malloc(cap * 72), *at = pool;
+		assert_non_null(rows);
+		assert_non_null(pool);
+		/* every length, every position, every special; then random fields */
+		for (size_t n = 0; n <= 70; n++)
+			for (size_t pos = 0; pos <= n; pos++)
+				for (size_t c = 0; c < sizeof specials; c++) {
+					memset(at, 'x', n);
+					if (pos < n)
+						at[pos] = (unsigned char)specials[c];
+					rows[nvals++] = vstr(PLUMB_VALUE_TEXT, (char *)at, n);
+					at += n;
+				}
+		while (nvals < cap - 2) {
+			size_t n = rnd() % 40;
+			for (size_t i = 0; i < n; i++)
+				at[i] = alphabet[rnd() % (sizeof alphabet - 1)];
+			rows[nvals++] = vstr(PLUMB_VALUE_TEXT, (char *)at, n);
+			at += n;
+		}
+		nvals -= nvals % (size_t)ncols;
+		for (size_t i = 0; i < nvals; i++) {
+			ref_csv_field(&want, (const unsigned char *)rows[i].s, rows[i].len,
+			              ncols == 1);
+			plumb_buffer_append(&want, (i + 1) % (size_t)ncols ? "," : "\n", 1);
+		}
+		size_t len;
+		char *got = encode("csv", NULL, names, (size_t)ncols, rows, nvals / (size_t)ncols,
+		                   &len);
+		assert_true(len > 20 * PLUMB_ENCODE_BUFSIZE);
+		assert_int_equal(len, plumb_buffer_len(&want));
+		assert_memory_equal(got, plumb_buffer_bytes(&want), len);
+		free(got);
+		free(rows);
+		free(pool);
+		plumb_buffer_release(&want);
+	}
+}
+
 /* ---- writers: errors, sizes, big values ---- */
 
 struct probe_writer {
@@ -1108,6 +1183,7 @@ int main(void)
 	        cmocka_unit_test(test_base64),
 	        cmocka_unit_test(test_big_blob),
 	        cmocka_unit_test(test_csv_quoting),
+	        cmocka_unit_test(test_csv_quoting_positions),
 	        cmocka_unit_test(test_writer_error_sticks),
 	        cmocka_unit_test(test_whole_buffer_writes),
 	        cmocka_unit_test(test_big_text_field),

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -40,6 +41,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -987,7 +989,9 @@ static void no_credentials_sends_nothing(void **state)
 /* ---- Signatures against botocore ---- */
 
 /* A fake S3 that records every request (method, path, headers, body
- * SHA-256) as a JSON line, and answers as S3 would.  Its upload id holds
+ * SHA-256, whether the body came whole: a part still in flight when another
+ * is refused is cut short by the client) as a JSON line, and answers as S3
+ * would.  Its upload id holds
  * characters that must be encoded; its Complete answer has an empty ETag (as
  * radosgw's), so the client also sends a HEAD; a part of a key holding
  * "fail" is refused, so the client also sends an Abort. */
@@ -1003,7 +1007,7 @@ static const char fake_s3_py[] =
         "        n = int(self.headers.get('Content-Length') or 0)\n"
         "        body = self.rfile.read(n) if n else b''\n"
         "        log.write(json.dumps({'method': self.command, 'path': self.path,\n"
-        "            'headers': list(self.headers.items()),\n"
+        "            'headers': list(self.headers.items()), 'complete': len(body) == n,\n"
         "            'sha256': hashlib.sha256(body).hexdigest()}) + '\\n')\n"
         "        log.flush()\n"
         "        return body\n"
@@ -1070,7 +1074,9 @@ static const char verify_py[] =
         "    problems = []\n"
         "    if hv('authorization') != want:\n"
         "        problems.append('Authorization %r, botocore: %r' % (hv('authorization'), want))\n"
-        "    if hv('x-amz-content-sha256') != r['sha256']:\n"
+        "    if not r['complete'] and '/sig/fail?' not in r['path']:\n"
+        "        problems.append('the body was cut short')\n"
+        "    if r['complete'] and hv('x-amz-content-sha256') != r['sha256']:\n"
         "        problems.append('x-amz-content-sha256 is not the SHA-256 of the body')\n"
         "    if tok and hv('x-amz-security-token') != tok:\n"
         "        problems.append('no session token')\n"
@@ -1609,6 +1615,119 @@ static void cancel_stops_parts_in_flight(void **state)
 	assert_no_object(key);
 }
 
+/* What the watcher of upload_threads_block_signals saw. */
+struct thread_census {
+	_Atomic int *cancel;
+	int senders;   /* UploadParts the proxy held when the census was taken */
+	int all_masks; /* threads of the process with every signal blocked */
+	int threads;   /* threads of the process */
+};
+
+/* SigBlk of /proc/self/task/TID/status (a hex mask), or "" if gone. */
+static void sigblk_of(const char *tid, char *out, size_t len)
+{
+	char path[96], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/self/task/%s/status", tid);
+	out[0] = '\0';
+	if (!(f = fopen(path, "r")))
+		return;
+	while (fgets(line, sizeof line, f)) {
+		const char *v = line + 7 + strspn(line + 7, " \t");
+
+		if (!strncmp(line, "SigBlk:", 7))
+			snprintf(out, len, "%.*s", (int)strcspn(v, " \t\n"), v);
+	}
+	fclose(f);
+}
+
+/* Waits until the proxy holds 3 stalled parts, then counts the process's
+ * threads and those that block every signal, then cancels. */
+static void *take_census(void *arg)
+{
+	struct thread_census *c = arg;
+	sigset_t all, old;
+	char full[64], mask[64], self[32];
+	int faulted = 0;
+	DIR *d;
+	struct dirent *e;
+
+	/* what "every signal" reads as, from this thread for a moment */
+	snprintf(self, sizeof self, "%ld", (long)syscall(SYS_gettid));
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sigblk_of(self, full, sizeof full);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (int i = 0; i < 400 && c->senders < 3; i++) {
+		struct timespec ts = {0, 50000000};
+
+		nanosleep(&ts, NULL);
+		proxy_seen("UploadPart", &c->senders, &faulted);
+	}
+	if ((d = opendir("/proc/self/task"))) {
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			c->threads++;
+			sigblk_of(e->d_name, mask, sizeof mask);
+			c->all_masks += full[0] && !strcmp(mask, full);
+		}
+		closedir(d);
+	}
+	atomic_store(c->cancel, 1);
+	return NULL;
+}
+
+/* The parts go out from exactly `concurrency` threads (the batch library's
+ * pool), which block every signal, so that a SIGINT lands on a thread of the
+ * program's own; and they are gone when the upload returns. */
+static void upload_threads_block_signals(void **state)
+{
+	plumb_s3_options o;
+	plumb_s3_result res;
+	struct gen g;
+	char key[256];
+	_Atomic int cancel = 0;
+	struct thread_census c = {.cancel = &cancel};
+	pthread_t t;
+	DIR *d;
+	struct dirent *e;
+	int before = 0, after = 0;
+
+	(void)state;
+	NEED_S3();
+	key_for(key, sizeof key, "census");
+	proxy_faults("[{\"kind\": \"UploadPart\", \"times\": 0, \"action\": \"stall\", "
+	             "\"seconds\": 60}]");
+	options(&o, key, true);
+	o.part_size = 5 * MIB;
+	o.concurrency = 3;
+	gen_init(&g, 40 * MIB);
+	assert_non_null(d = opendir("/proc/self/task"));
+	while ((e = readdir(d)))
+		before += e->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(pthread_create(&t, NULL, take_census, &c), 0);
+	assert_int_equal(plumb_s3_upload(&o, &g.reader, &cancel, &res), -ECANCELED);
+	pthread_join(t, NULL);
+	gen_done(&g, NULL);
+	assert_int_equal(c.senders, 3);
+	/* this thread, the census taker, and the pool */
+	assert_int_equal(c.threads, before + 1 + 3);
+	assert_int_equal(c.all_masks, 3);
+	assert_true(res.aborted);
+	plumb_s3_result_release(&res);
+	proxy_faults(NULL);
+	assert_non_null(d = opendir("/proc/self/task"));
+	while ((e = readdir(d)))
+		after += e->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(after, before);
+	assert_no_uploads(key);
+	assert_no_object(key);
+}
+
 static void bad_credentials(void **state)
 {
 	plumb_s3_credentials wrong_secret = {.access_key_id = getenv("AWS_ACCESS_KEY_ID"),
@@ -1727,6 +1846,7 @@ int main(void)
 	        cmocka_unit_test(reader_error_aborts),
 	        cmocka_unit_test(cancel_aborts),
 	        cmocka_unit_test(cancel_stops_parts_in_flight),
+	        cmocka_unit_test(upload_threads_block_signals),
 	        cmocka_unit_test(bad_credentials),
 	        cmocka_unit_test(missing_bucket),
 	};

@@ -4,11 +4,21 @@
  *
  * One thread does everything, with no helper threads: it reads inputs
  * lazily (so a list of any length takes no more memory than the jobs in
- * flight), starts jobs with posix_spawn (vfork underneath: starting a job
- * never copies this process), and sleeps in ppoll until a job ends, a
- * signal arrives, a --line-buffer pipe has output or the nearest --timeout
- * deadline passes.  SIGCHLD, SIGINT and SIGTERM stay blocked except inside
- * ppoll, so none can slip in between a check and the sleep.
+ * flight), starts jobs with a vfork-like clone (starting a job never copies
+ * this process), and sleeps in ppoll until a job ends, a signal arrives, a
+ * --line-buffer pipe has output or the nearest --timeout deadline passes.
+ * SIGCHLD, SIGINT and SIGTERM stay blocked except inside ppoll, so none can
+ * slip in between a check and the sleep.
+ *
+ * Inputs come from input sources, as GNU parallel's: the words after :::,
+ * the records of each file after :::: or -a, or standard input.  Several
+ * sources combine into every combination of their values, the last source
+ * varying fastest; a source given with :::+ or ::::+ goes along with the one
+ * before it instead (the shortest of such a run decides its length), and
+ * with --link all of them go along, the shorter ones starting over.  The
+ * first source is streamed; a later one is read again for each value of the
+ * ones before it, so it is rewound: a pipe is first copied to an unlinked
+ * temporary file, never held in memory.
  *
  * Output never interleaves: each job's stdout and stderr go to two unlinked
  * temporary files (O_TMPFILE), which plumb copies out whole when the job has
@@ -17,7 +27,9 @@
  * is the number of bytes written and a silent job costs no read at all.
  * File pairs are reused, truncated, from one job to the next.  With
  * --line-buffer the jobs write to pipes instead, and whole lines are printed
- * as they arrive.
+ * as they arrive; with --line-buffer and -k only the oldest job still to be
+ * printed is printed as it comes, and what the later ones write meanwhile is
+ * held in temporary files until their turn.
  *
  * Approach 2 of the library (a sliding window) is the default: a new job
  * starts as soon as one ends.  --batch SIZE is approach 1: SIZE jobs, then
@@ -28,9 +40,9 @@
  * it started too.  On SIGINT or SIGTERM plumb starts nothing more, forwards
  * the signal, waits for every job, prints their output, and exits 128+N.
  *
- * Exit status: 0 when every job succeeded, else the number of failed jobs
- * up to 101 (as GNU parallel); with --halt, the status of the job that
- * triggered it; 255 for plumb's own errors (bad options, unreadable input).
+ * Exit status, as GNU parallel's: 0 when every job succeeded, else the
+ * number of failed jobs up to 101; --halt decides it otherwise (see
+ * halt_status); 255 for plumb's own errors (bad options, unreadable input).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,14 +50,15 @@
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,32 +70,56 @@ extern char **environ;
 enum { EXIT_OWN = 255, MAX_FAILED_STATUS = 101 };
 
 enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
+enum halt_on { HALT_FAIL, HALT_SUCCESS, HALT_DONE };
+
+/* One input source as the command line gives it. */
+struct source_arg {
+	char **words; /* ::: the words (nwords of them) */
+	int nwords;
+	const char *file; /* :::: or -a: the file ("-": standard input), else NULL */
+	bool linked;      /* :::+ or ::::+: goes along with the source before it */
+};
 
 struct opts {
 	size_t jobs, max_args, batch;
-	bool null, keep_order, tag, shell, dry_run, resume, line_buffer, bar;
+	bool null, keep_order, tag, shell, dry_run, resume, line_buffer, bar, link;
 	enum halt_when halt;
-	double halt_fail; /* a count, or a fraction when halt_pct */
-	bool halt_pct;
-	unsigned retries; /* runs at most, 0 or 1: once */
-	double timeout;   /* seconds, 0: none */
-	const char *joblog, *arg_file;
+	enum halt_on halt_on;
+	uint64_t halt_count; /* N of fail=N, 0 with a percentage */
+	unsigned halt_pct;   /* N of fail=N%, 1 to 100; 0 with a count */
+	unsigned retries;    /* runs at most, 0 or 1: once */
+	double timeout;      /* seconds, 0: none */
+	const char *joblog;
 	char **cmd; /* the command's words */
 	char *exe;  /* cmd[0] found in PATH once, or NULL */
 	int ncmd;
-	char **list; /* the ::: inputs, or NULL */
-	int nlist;
+	struct source_arg *srcs; /* -a files, then the sources after the command */
+	int nsrcs;               /* 0: standard input */
 };
 
-/* Where the inputs come from: the ::: list or a stream. */
-struct input {
-	char **list;
-	int nlist, pos;
+/* One input source being read. */
+struct source {
+	char **words; /* the ::: words, when f is NULL */
+	int nwords, pos;
+	const char *name; /* for messages */
 	FILE *f;
+	off_t origin; /* where its records begin, to rewind to */
+	bool linked;  /* goes along with the source before it */
+	bool empty;   /* has no records: stands for one empty input (as parallel) */
+	bool gave;    /* empty: the empty input was given since the last rewind */
+	bool wrapped; /* --link: has ended once, and goes round again */
+	char *cur;    /* its value in the current combination */
+};
+
+/* The input sources and where their combinations have got to. */
+struct input {
+	struct source *src;
+	int nsrc;
+	bool link; /* --link */
+	bool started, done, failed;
 	int delim;
 	char *line;
 	size_t cap;
-	bool failed;
 };
 
 /* A pair of temporary files that catch one job's stdout and stderr. */
@@ -93,7 +130,7 @@ struct outfiles {
 
 struct job {
 	uint64_t seq;
-	char **args;
+	char **args; /* the values of its inputs, source by source, input by input */
 	size_t nargs;
 	pid_t pid;
 	unsigned slot;
@@ -101,16 +138,19 @@ struct job {
 	double start, runtime;
 	double deadline; /* 0: none */
 	bool killed, ended;
-	int status; /* exit value, -1 if signalled */
+	bool discard; /* killed by --halt now: neither printed nor logged */
+	int status;   /* exit value, -1 if signalled */
 	int signal;
 	struct outfiles *files;
 	int pipes[2];  /* --line-buffer: stdout and stderr, -1 when closed */
 	char *part[2]; /* --line-buffer: the unfinished last line of each */
 	size_t plen[2];
-	off_t received;       /* --line-buffer: bytes of stdout */
-	char *command;        /* as shown in --dry-run and the joblog */
-	struct job *next;     /* in the keep-order queue */
-	struct job *run_next; /* in the running list */
+	bool live;              /* --line-buffer -k: its turn to print has come */
+	struct outfiles *spool; /* --line-buffer -k: what it wrote before its turn */
+	off_t received;         /* --line-buffer: bytes of stdout */
+	char *command;          /* as shown in --dry-run and the joblog */
+	struct job *next;       /* in the keep-order queue */
+	struct job *run_next;   /* in the running list */
 };
 
 struct state {
@@ -127,6 +167,7 @@ struct state {
 	size_t batch_started;
 	bool stopping, inputs_done;
 	int stop_signal;
+	bool halted; /* --halt has triggered; halt_status is the exit status */
 	int halt_status;
 	int devnull;
 	FILE *joblog;
@@ -135,9 +176,10 @@ struct state {
 	const char *tmpdir;
 	int own_error;
 	bool bar;       /* --bar and stderr is a terminal */
-	uint64_t total; /* jobs in all, for the bar */
+	uint64_t total; /* jobs in all, when counted (--bar, --halt N%) */
 	double started_at, bar_at;
-	char **all_inputs; /* --bar: the inputs, read ahead */
+	bool want_command; /* j->command is shown somewhere */
+	bool pipe_ignored; /* we were started with SIGPIPE ignored */
 };
 
 static double now(void)
@@ -154,33 +196,52 @@ static double mono(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void out_of_memory(void)
+{
+	fprintf(stderr, "%s: out of memory\n", prog_name);
+	exit(EXIT_OWN);
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		out_of_memory();
+	return d;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: plumb batch [OPTION]... COMMAND [ARG]... [::: INPUT...]\n"
-	        "Run COMMAND once for each input (lines of stdin, of -a FILE, or the words\n"
-	        "after :::), at most K at a time; each job's output is printed whole.\n\n"
+	        "Usage: plumb batch [OPTION]... COMMAND [ARG]... [::: INPUT... | :::: FILE...]...\n"
+	        "Run COMMAND once for each input (lines of stdin, of -a FILE or :::: FILE, or\n"
+	        "the words after :::), at most K at a time; each job's output is printed whole.\n"
+	        "Several sources give every combination of their inputs; :::+ and ::::+ pair a\n"
+	        "source with the one before it instead.\n\n"
 	        "  -j, --jobs K          run K jobs at a time (default: the CPUs; 0: no limit)\n"
 	        "  -n, --max-args N      N inputs per command (default 1)\n"
 	        "      --batch SIZE      run SIZE jobs, wait for all of them, run the next SIZE\n"
-	        "  -a, --arg-file FILE   read the inputs from FILE\n"
+	        "  -a, --arg-file FILE   read inputs from FILE (may be given more than once)\n"
+	        "      --link            pair the sources' inputs, shorter sources starting over\n"
 	        "  -0, --null            inputs are separated by NUL, not newline\n"
 	        "  -k, --keep-order      print outputs in input order\n"
 	        "      --group           print each job's output whole when it ends (default)\n"
 	        "      --line-buffer     print whole lines as jobs write them\n"
 	        "      --tag             prefix each output line with the input and a tab\n"
 	        "      --shell           run the command through /bin/sh -c (inputs quoted)\n"
-	        "      --halt WHEN       never, soon,fail=N, now,fail=N (N may be a percentage)\n"
+	        "      --halt WHEN       never, soon,fail=N, now,fail=N, soon,success=N,\n"
+	        "                        now,success=N, soon,done=N, now,done=N (N or N%%)\n"
 	        "      --retries N       run a failing job up to N times\n"
 	        "      --timeout SECS    kill a job that runs longer than SECS\n"
 	        "      --joblog FILE     write GNU parallel's job log to FILE\n"
 	        "      --resume          skip the jobs already in the --joblog FILE\n"
 	        "      --dry-run         print the commands, run nothing\n"
-	        "      --bar             show progress on a terminal (reads all inputs first)\n"
+	        "      --bar             show progress on a terminal (counts all inputs first)\n"
 	        "  -h, --help            show this help\n\n"
-	        "Placeholders: {} {.} {/} {//} {/.} {#} (job number) {%%} (slot); without one\n"
-	        "the inputs are appended.  Exit status: 0 if all jobs succeeded, else the\n"
-	        "number of failed jobs (at most 101); 255 for plumb's own errors.\n");
+	        "Placeholders: {} {.} {/} {//} {/.} {#} (job number) {%%} (slot), and {N} {N.}\n"
+	        "{N/} {N//} {N/.} for the Nth input ({-N}: from the end); without one the\n"
+	        "inputs are appended.  Exit status: 0 if all jobs succeeded, else the number of\n"
+	        "failed jobs (at most 101) or what --halt says; 255 for plumb's own errors.\n");
 }
 
 /* ---- Options ---- */
@@ -196,34 +257,82 @@ static bool parse_seconds(const char *s, double *out)
 	return true;
 }
 
-static bool parse_halt(const char *s, struct opts *o)
+/*
+ * --halt WHEN: never; soon or now, then fail=, success= or done=, then a
+ * number of jobs or a percentage of all the jobs; and GNU parallel's short
+ * forms: 0 (never), 1 (soon,fail=1), 2 (now,fail=1), -1 (soon,success=1),
+ * -2 (now,success=1), N% (soon,fail=N%).  Writes a message on error.
+ */
+static bool parse_halt(const char *arg, struct opts *o)
 {
-	if (!strcmp(s, "never")) {
+	static const struct {
+		const char *name, *means;
+	} shorts[] = {{"0", "never"},
+	              {"1", "soon,fail=1"},
+	              {"2", "now,fail=1"},
+	              {"-1", "soon,success=1"},
+	              {"-2", "now,success=1"}};
+	const char *s = arg;
+	char pct_form[32];
+	for (size_t i = 0; i < sizeof shorts / sizeof shorts[0]; i++)
+		if (!strcmp(s, shorts[i].name))
+			s = shorts[i].means;
+	size_t len = strlen(s);
+	if (len > 1 && len < 16 && s[len - 1] == '%' && strspn(s, "0123456789") == len - 1) {
+		snprintf(pct_form, sizeof pct_form, "soon,fail=%s", s);
+		s = pct_form;
+	}
+	if (!strcmp(s, "never") || !strncmp(s, "never,", 6)) {
 		o->halt = HALT_NEVER;
 		return true;
 	}
-	const char *rest;
-	if (!strncmp(s, "soon,fail=", 10)) {
+	if (!strncmp(s, "soon,", 5)) {
 		o->halt = HALT_SOON;
-		rest = s + 10;
-	} else if (!strncmp(s, "now,fail=", 9)) {
+		s += 5;
+	} else if (!strncmp(s, "now,", 4)) {
 		o->halt = HALT_NOW;
-		rest = s + 9;
+		s += 4;
 	} else {
+		warnx_("--halt: '%s' must begin with never, soon, or now, (as in soon,fail=1 "
+		       "or now,success=1)",
+		       arg);
 		return false;
 	}
-	char buf[32];
-	size_t len = strlen(rest);
-	if (len == 0 || len >= sizeof buf)
+	if (!strncmp(s, "fail=", 5)) {
+		o->halt_on = HALT_FAIL;
+		s += 5;
+	} else if (!strncmp(s, "success=", 8)) {
+		o->halt_on = HALT_SUCCESS;
+		s += 8;
+	} else if (!strncmp(s, "done=", 5)) {
+		o->halt_on = HALT_DONE;
+		s += 5;
+	} else {
+		warnx_("--halt: in '%s', soon, or now, must be followed by fail=, success= or "
+		       "done=",
+		       arg);
 		return false;
-	memcpy(buf, rest, len + 1);
-	o->halt_pct = buf[len - 1] == '%';
-	if (o->halt_pct)
-		buf[len - 1] = 0;
-	double v;
-	if (!parse_seconds(buf, &v) || v <= 0 || (o->halt_pct && v > 100))
+	}
+	len = strlen(s);
+	uint64_t v;
+	bool pct = len > 0 && s[len - 1] == '%';
+	char num[24];
+	if (len == 0 || len - pct >= sizeof num) {
+		v = 0;
+	} else {
+		memcpy(num, s, len - pct);
+		num[len - pct] = 0;
+		if (!parse_uint(num, pct ? 100 : UINT32_MAX, &v))
+			v = 0;
+	}
+	if (v == 0) {
+		warnx_("--halt: in '%s', the limit must be a whole number of jobs (1 or more) or "
+		       "a percentage of the jobs (1%% to 100%%)",
+		       arg);
 		return false;
-	o->halt_fail = o->halt_pct ? v / 100 : v;
+	}
+	o->halt_pct = pct ? (unsigned)v : 0;
+	o->halt_count = pct ? 0 : v;
 	return true;
 }
 
@@ -240,7 +349,52 @@ enum {
 	OPT_DRY_RUN,
 	OPT_LINE_BUFFER,
 	OPT_BAR,
+	OPT_LINK,
 };
+
+/* ":::", ":::+", "::::" or "::::+": 1 for words, 2 for files, 0 otherwise;
+ * *linked tells the + forms. */
+static int separator(const char *w, bool *linked)
+{
+	int kind = !strcmp(w, ":::") || !strcmp(w, ":::+")     ? 1
+	           : !strcmp(w, "::::") || !strcmp(w, "::::+") ? 2
+	                                                       : 0;
+	*linked = kind && w[strlen(w) - 1] == '+';
+	return kind;
+}
+
+/* Splits the words after the options into the command and the sources
+ * that follow it (after the -a files already in o->srcs). */
+static int parse_sources(struct opts *o, char **words, int n)
+{
+	bool linked;
+	int i = 0;
+	while (i < n && !separator(words[i], &linked))
+		i++;
+	o->cmd = words;
+	o->ncmd = i;
+	while (i < n) {
+		int kind = separator(words[i], &linked);
+		const char *sep = words[i++];
+		int first = i;
+		bool dummy;
+		while (i < n && !separator(words[i], &dummy))
+			i++;
+		if (kind == 1) {
+			o->srcs[o->nsrcs++] = (struct source_arg){
+			        .words = words + first, .nwords = i - first, .linked = linked};
+			continue;
+		}
+		if (i == first) {
+			warnx_("%s must be followed by the name of a file of inputs", sep);
+			return -1;
+		}
+		for (int k = first; k < i; k++)
+			o->srcs[o->nsrcs++] =
+			        (struct source_arg){.file = words[k], .linked = linked};
+	}
+	return 0;
+}
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -262,12 +416,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	        {"line-buffer", no_argument, NULL, OPT_LINE_BUFFER},
 	        {"bar", no_argument, NULL, OPT_BAR},
+	        {"link", no_argument, NULL, OPT_LINK},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o->jobs = cpus > 0 ? (size_t)cpus : 1;
 	o->max_args = 1;
+	/* At most one source per word of the command line. */
+	o->srcs = calloc((size_t)argc + 1, sizeof *o->srcs);
+	if (!o->srcs)
+		out_of_memory();
 	uint64_t v;
 	int c;
 	opterr = 0;
@@ -295,7 +454,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->batch = (size_t)v;
 			break;
 		case 'a':
-			o->arg_file = optarg;
+			o->srcs[o->nsrcs++] = (struct source_arg){.file = optarg};
 			break;
 		case '0':
 			o->null = true;
@@ -312,11 +471,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->shell = true;
 			break;
 		case OPT_HALT:
-			if (!parse_halt(optarg, o)) {
-				warnx_("--halt: '%s' is not never, soon,fail=N or now,fail=N",
-				       optarg);
+			if (!parse_halt(optarg, o))
 				return -1;
-			}
 			break;
 		case OPT_RETRIES:
 			if (!parse_uint(optarg, 1000000, &v)) {
@@ -344,6 +500,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_LINE_BUFFER:
 			o->line_buffer = true;
 			break;
+		case OPT_LINK:
+			o->link = true;
+			break;
 		case OPT_DRY_RUN:
 			o->dry_run = true;
 			break;
@@ -362,31 +521,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
-	o->cmd = argv + optind;
-	o->ncmd = argc - optind;
-	for (int i = 0; i < o->ncmd; i++) {
-		if (!strcmp(o->cmd[i], ":::")) {
-			o->list = o->cmd + i + 1;
-			o->nlist = o->ncmd - i - 1;
-			o->ncmd = i;
-			break;
-		}
-	}
+	if (parse_sources(o, argv + optind, argc - optind) < 0)
+		return -1;
 	if (o->ncmd == 0) {
 		warnx_("no command given");
 		fprintf(stderr, "Try 'plumb batch --help'.\n");
 		return -1;
 	}
-	if (o->list && o->arg_file) {
-		warnx_("give the inputs either after ::: or with -a, not both");
-		return -1;
-	}
-	if (o->line_buffer && o->keep_order) {
-		warnx_("--line-buffer and --keep-order cannot be combined");
-		return -1;
-	}
 	if (o->resume && !o->joblog) {
 		warnx_("--resume needs --joblog FILE");
+		return -1;
+	}
+	int from_stdin = 0;
+	for (int i = 0; i < o->nsrcs; i++)
+		from_stdin += o->srcs[i].file && !strcmp(o->srcs[i].file, "-");
+	if (from_stdin > 1) {
+		warnx_("standard input (-) can be only one of the input sources");
 		return -1;
 	}
 	return 0;
@@ -394,23 +544,170 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---- Inputs ---- */
 
-/* The next input into a malloc'ed string, NULL at the end (or on error). */
-static char *next_input(struct input *in)
+/* Reads source s's next record into a malloc'ed string in *out: 1, 0 at
+ * its end, -1 on a read error (reported, and in->failed set). */
+static int src_read(struct input *in, struct source *s, char **out)
 {
-	if (in->list)
-		return in->pos < in->nlist ? strdup(in->list[in->pos++]) : NULL;
+	if (s->empty) {
+		if (s->gave)
+			return 0;
+		s->gave = true;
+		*out = xstrdup("");
+		return 1;
+	}
+	if (!s->f) {
+		if (s->pos >= s->nwords)
+			return 0;
+		*out = xstrdup(s->words[s->pos++]);
+		return 1;
+	}
 	errno = 0;
-	ssize_t n = getdelim(&in->line, &in->cap, in->delim, in->f);
+	ssize_t n = getdelim(&in->line, &in->cap, in->delim, s->f);
 	if (n < 0) {
-		if (ferror(in->f)) {
-			warnx_("reading the inputs: %s", strerror(errno ? errno : EIO));
-			in->failed = true;
-		}
-		return NULL;
+		if (!ferror(s->f))
+			return 0;
+		warnx_("reading the inputs from %s: %s", s->name, strerror(errno ? errno : EIO));
+		in->failed = true;
+		return -1;
 	}
 	if (n > 0 && in->line[n - 1] == in->delim)
 		in->line[--n] = 0;
-	return strndup(in->line, (size_t)n);
+	*out = strndup(in->line, (size_t)n);
+	if (!*out)
+		out_of_memory();
+	return 1;
+}
+
+/* Takes source s back to its first record. */
+static int src_rewind(struct input *in, struct source *s)
+{
+	s->pos = 0;
+	s->gave = false;
+	if (!s->f)
+		return 0;
+	clearerr(s->f);
+	if (fseeko(s->f, s->origin, SEEK_SET) < 0) {
+		warnx_("rewinding %s: %s", s->name, strerror(errno));
+		in->failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* Replaces source s's current value with its next record: as src_read. */
+static int src_next(struct input *in, struct source *s)
+{
+	char *v;
+	int r = src_read(in, s, &v);
+	if (r > 0) {
+		free(s->cur);
+		s->cur = v;
+	}
+	return r;
+}
+
+/* The first value of every source.  As GNU parallel, a source with no
+ * records stands for one empty input, unless all of them are empty. */
+static int first_values(struct input *in)
+{
+	bool any = false;
+	in->started = true;
+	for (int i = 0; i < in->nsrc; i++) {
+		int r = src_next(in, &in->src[i]);
+		if (r < 0)
+			return -1;
+		in->src[i].empty = r == 0;
+		any |= r > 0;
+	}
+	if (!any)
+		return 0;
+	for (int i = 0; i < in->nsrc; i++)
+		if (in->src[i].empty && src_next(in, &in->src[i]) < 0)
+			return -1;
+	return 1;
+}
+
+/* The first source of the run of linked sources that ends before `end`. */
+static int group_start(const struct input *in, int end)
+{
+	int a = end - 1;
+	while (a > 0 && in->src[a].linked)
+		a--;
+	return a;
+}
+
+/* Advances the sources [a, b), which go along together: 1, or 0 when one
+ * of them has ended (the shortest decides), -1 on error. */
+static int group_next(struct input *in, int a, int b)
+{
+	for (int i = a; i < b; i++) {
+		int r = src_next(in, &in->src[i]);
+		if (r <= 0)
+			return r;
+	}
+	return 1;
+}
+
+/* Takes the sources [a, b) back to their first values. */
+static int group_rewind(struct input *in, int a, int b)
+{
+	for (int i = a; i < b; i++)
+		if (src_rewind(in, &in->src[i]) < 0)
+			return -1;
+	return group_next(in, a, b);
+}
+
+/* --link: every source advances; one that has ended starts over.  The end
+ * is when every one of them has ended once (the longest decides). */
+static int link_next(struct input *in)
+{
+	bool any = false;
+	for (int i = 0; i < in->nsrc; i++) {
+		struct source *s = &in->src[i];
+		int r = src_next(in, s);
+		if (r < 0)
+			return -1;
+		any |= r > 0 && !s->wrapped;
+		if (r == 0) {
+			s->wrapped = true;
+			if (src_rewind(in, s) < 0 || src_next(in, s) < 0)
+				return -1;
+		}
+	}
+	return any;
+}
+
+/*
+ * The next combination of the sources' values, in src[i].cur: 1, 0 at the
+ * end, -1 on error.  Without --link the runs of linked sources turn like
+ * the wheels of a counter, the last one fastest: when one has ended it
+ * starts over and the one before it advances.
+ */
+static int next_values(struct input *in)
+{
+	if (in->done)
+		return 0;
+	int r;
+	if (!in->started) {
+		r = first_values(in);
+	} else if (in->link && in->nsrc > 1) {
+		r = link_next(in);
+	} else {
+		r = 0;
+		for (int b = in->nsrc; b > 0;) {
+			int a = group_start(in, b);
+			r = group_next(in, a, b);
+			if (r != 0 || a == 0)
+				break;
+			r = group_rewind(in, a, b);
+			if (r <= 0)
+				break;
+			b = a;
+		}
+	}
+	if (r <= 0)
+		in->done = true;
+	return r;
 }
 
 /* ---- Commands ---- */
@@ -429,10 +726,8 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n
 		while (*len + n + 1 > c)
 			c *= 2;
 		char *b = realloc(*buf, c);
-		if (!b) {
-			fprintf(stderr, "%s: out of memory\n", prog_name);
-			exit(EXIT_OWN);
-		}
+		if (!b)
+			out_of_memory();
 		*buf = b;
 		*cap = c;
 	}
@@ -462,21 +757,84 @@ static void append_quoted(char **buf, size_t *len, size_t *cap, const char *s)
 	append(buf, len, cap, "'", 1);
 }
 
-/* The placeholder at s, or 0: its length is returned in *n. */
-static int placeholder(const char *s, size_t *n)
+enum { PH_ARG = 1, PH_NOEXT, PH_BASE, PH_DIR, PH_BASE_NOEXT, PH_SEQ, PH_SLOT };
+
+/* A placeholder: what it shows, and of which input. */
+struct ph {
+	int kind;
+	long pos; /* {N}: the Nth input of the job; {-N}: the Nth from the end; 0: all */
+};
+
+struct ph_name {
+	const char *text;
+	int kind;
+};
+
+/* The placeholders by name, and the endings of {N} and {-N}. */
+static const struct ph_name ph_names[] = {
+        {"{}", PH_ARG},          {"{.}", PH_NOEXT}, {"{/}", PH_BASE}, {"{//}", PH_DIR},
+        {"{/.}", PH_BASE_NOEXT}, {"{#}", PH_SEQ},   {"{%}", PH_SLOT},
+};
+static const struct ph_name ph_ends[] = {
+        {"}", PH_ARG}, {".}", PH_NOEXT}, {"/}", PH_BASE}, {"//}", PH_DIR}, {"/.}", PH_BASE_NOEXT},
+};
+
+/* The placeholder at s: its length, or 0 if there is none. */
+static size_t placeholder(const char *s, struct ph *ph)
 {
-	static const char *const names[] = {"{}", "{.}", "{/}", "{//}", "{/.}", "{#}", "{%}"};
-	for (int i = 0; i < 7; i++) {
-		size_t l = strlen(names[i]);
-		if (!strncmp(s, names[i], l)) {
-			*n = l;
-			return i + 1;
+	if (*s != '{')
+		return 0;
+	ph->pos = 0;
+	for (size_t i = 0; i < sizeof ph_names / sizeof ph_names[0]; i++) {
+		size_t l = strlen(ph_names[i].text);
+		if (!strncmp(s, ph_names[i].text, l)) {
+			ph->kind = ph_names[i].kind;
+			return l;
+		}
+	}
+	/* {N}, {-N}, and each with . / // or /. before the brace. */
+	const char *p = s + 1;
+	bool neg = *p == '-';
+	p += neg;
+	if (*p < '1' || *p > '9')
+		return 0;
+	char *end;
+	errno = 0;
+	long v = strtol(p, &end, 10);
+	if (errno)
+		return 0;
+	for (size_t i = 0; i < sizeof ph_ends / sizeof ph_ends[0]; i++) {
+		size_t l = strlen(ph_ends[i].text);
+		if (!strncmp(end, ph_ends[i].text, l)) {
+			ph->kind = ph_ends[i].kind;
+			ph->pos = neg ? -v : v;
+			return (size_t)(end + l - s);
 		}
 	}
 	return 0;
 }
 
-/* The text of placeholder kind k (1..7) for one input, into a static buffer. */
+/* The input a {N} or {-N} stands for; NULL when the job has no such input
+ * (the placeholder then stands for nothing, as in GNU parallel: not even an
+ * empty word when it is a word of its own). */
+static const char *arg_at(const struct job *j, long pos)
+{
+	size_t n = j->nargs;
+	if (pos > 0 && (size_t)pos <= n)
+		return j->args[pos - 1];
+	if (pos < 0 && (size_t)-pos <= n)
+		return j->args[n - (size_t)-pos];
+	return NULL;
+}
+
+/* Whether word w is only a {N} or {-N} of an input the job does not have. */
+static bool stands_for_nothing(const char *w, const struct job *j)
+{
+	struct ph ph;
+	return placeholder(w, &ph) == strlen(w) && ph.pos && !arg_at(j, ph.pos);
+}
+
+/* The text of placeholder kind k for one input, into a static buffer. */
 static const char *expand_one(int k, const char *in, const struct job *j)
 {
 	static char buf[4096 + 64];
@@ -484,23 +842,23 @@ static const char *expand_one(int k, const char *in, const struct job *j)
 	const char *base = slash ? slash + 1 : in;
 	const char *dot = strrchr(base, '.');
 	switch (k) {
-	case 1:
+	case PH_ARG:
 		return in;
-	case 2: /* {.}: without the extension */
+	case PH_NOEXT:
 		snprintf(buf, sizeof buf, "%.*s", (int)(dot ? dot - in : (long)strlen(in)), in);
 		return buf;
-	case 3: /* {/}: the basename */
+	case PH_BASE:
 		return base;
-	case 4: /* {//}: the dirname */
+	case PH_DIR:
 		if (!slash)
 			return ".";
 		snprintf(buf, sizeof buf, "%.*s", slash == in ? 1 : (int)(slash - in), in);
 		return buf;
-	case 5: /* {/.}: the basename without the extension */
+	case PH_BASE_NOEXT:
 		snprintf(buf, sizeof buf, "%.*s", (int)(dot ? dot - base : (long)strlen(base)),
 		         base);
 		return buf;
-	case 6:
+	case PH_SEQ:
 		snprintf(buf, sizeof buf, "%" PRIu64, j->seq);
 		return buf;
 	default:
@@ -516,18 +874,23 @@ static char *expand_word(const char *w, const struct job *j, bool quote, bool *f
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0, n;
+	struct ph ph;
 	append(&buf, &len, &cap, "", 0);
 	for (const char *p = w; *p;) {
-		int k = placeholder(p, &n);
-		if (!k) {
+		n = placeholder(p, &ph);
+		if (!n) {
 			append(&buf, &len, &cap, p, 1);
 			p++;
 			continue;
 		}
 		*found = true;
-		size_t count = k >= 6 ? 1 : j->nargs;
+		bool one = ph.kind >= PH_SEQ || ph.pos;
+		size_t count = one ? 1 : j->nargs;
 		for (size_t i = 0; i < count; i++) {
-			const char *v = expand_one(k, j->args[i], j);
+			const char *in = ph.pos ? arg_at(j, ph.pos) : one ? "" : j->args[i];
+			if (!in)
+				break;
+			const char *v = expand_one(ph.kind, in, j);
 			if (i)
 				append(&buf, &len, &cap, " ", 1);
 			if (quote)
@@ -540,9 +903,9 @@ static char *expand_word(const char *w, const struct job *j, bool quote, bool *f
 	return buf;
 }
 
-/* Builds the job's argv (NULL-terminated, malloc'ed words) and its command
- * line as shown in the joblog. */
-static char **build_argv(const struct opts *o, struct job *j)
+/* Builds the job's argv (NULL-terminated, malloc'ed words) and, when
+ * `show`, its command line as shown in the joblog and by --dry-run. */
+static char **build_argv(const struct opts *o, struct job *j, bool show)
 {
 	/* Each word may be a {} that stands for nargs words, and the inputs may
 	 * be appended. */
@@ -551,10 +914,8 @@ static char **build_argv(const struct opts *o, struct job *j)
 	char *line = NULL;
 	size_t len = 0, cap = 0, n = 0;
 	bool found = false;
-	if (!argv) {
-		fprintf(stderr, "%s: out of memory\n", prog_name);
-		exit(EXIT_OWN);
-	}
+	if (!argv)
+		out_of_memory();
 	if (o->shell) {
 		for (int i = 0; i < o->ncmd; i++) {
 			char *w = expand_word(o->cmd[i], j, true, &found);
@@ -567,15 +928,17 @@ static char **build_argv(const struct opts *o, struct job *j)
 			append(&line, &len, &cap, " ", 1);
 			append_quoted(&line, &len, &cap, j->args[i]);
 		}
-		argv[n++] = strdup("/bin/sh");
-		argv[n++] = strdup("-c");
+		argv[n++] = xstrdup("/bin/sh");
+		argv[n++] = xstrdup("-c");
 		argv[n++] = line;
-		j->command = strdup(line);
+		if (show)
+			j->command = xstrdup(line);
 		return argv;
 	}
 	/* The command line shown: every word quoted for the shell where it
 	 * needs it, as GNU parallel shows its commands. */
-	append(&line, &len, &cap, "", 0);
+	if (show)
+		append(&line, &len, &cap, "", 0);
 	for (int i = 0; i < o->ncmd; i++) {
 		size_t first = n;
 		bool word_found = false;
@@ -584,11 +947,13 @@ static char **build_argv(const struct opts *o, struct job *j)
 		if (!strcmp(o->cmd[i], "{}")) {
 			word_found = true;
 			for (size_t a = 0; a < j->nargs; a++)
-				argv[n++] = strdup(j->args[a]);
+				argv[n++] = xstrdup(j->args[a]);
+		} else if (stands_for_nothing(o->cmd[i], j)) {
+			word_found = true;
 		} else {
 			argv[n++] = expand_word(o->cmd[i], j, false, &word_found);
 		}
-		for (size_t w = first; w < n; w++) {
+		for (size_t w = first; show && w < n; w++) {
 			if (w)
 				append(&line, &len, &cap, " ", 1);
 			append_quoted(&line, &len, &cap, argv[w]);
@@ -596,9 +961,12 @@ static char **build_argv(const struct opts *o, struct job *j)
 		found |= word_found;
 	}
 	for (size_t a = 0; !found && a < j->nargs; a++) {
-		argv[n] = strdup(j->args[a]);
-		append(&line, &len, &cap, " ", 1);
-		append_quoted(&line, &len, &cap, argv[n++]);
+		argv[n] = xstrdup(j->args[a]);
+		if (show) {
+			append(&line, &len, &cap, " ", 1);
+			append_quoted(&line, &len, &cap, argv[n]);
+		}
+		n++;
 	}
 	j->command = line;
 	return argv;
@@ -649,6 +1017,26 @@ static struct outfiles *take_files(struct state *s)
 	return f;
 }
 
+/* Empties a pair of files for the next job; false if they cannot be. */
+static bool reset_files(struct outfiles *f)
+{
+	return ftruncate(f->out, 0) == 0 && lseek(f->out, 0, SEEK_SET) == 0 &&
+	       ftruncate(f->err, 0) == 0 && lseek(f->err, 0, SEEK_SET) == 0;
+}
+
+/* Gives a pair of files back for another job, emptied if `used`. */
+static void give_files(struct state *s, struct outfiles *f, bool used)
+{
+	if (used && !reset_files(f)) {
+		close(f->out);
+		close(f->err);
+		free(f);
+		return;
+	}
+	f->next = s->free_files;
+	s->free_files = f;
+}
+
 /* Writes all of buf to fd; false on error. */
 static bool write_all(int fd, const char *buf, size_t n)
 {
@@ -664,8 +1052,6 @@ static bool write_all(int fd, const char *buf, size_t n)
 	return true;
 }
 
-/* Copies the first `size` bytes of file fd to out, each line after `tag`
- * (when not NULL) and a tab. */
 /* Writes n bytes to out, each line after `tag` (when not NULL) and a tab;
  * *line_start says whether the bytes begin a line, and is updated. */
 static void write_tagged(int out, const char *buf, size_t n, const char *tag, bool *line_start)
@@ -688,6 +1074,8 @@ static void write_tagged(int out, const char *buf, size_t n, const char *tag, bo
 	}
 }
 
+/* Copies the first `size` bytes of file fd to out, each line after `tag`
+ * (when not NULL) and a tab. */
 static void copy_out(int fd, off_t size, int out, const char *tag)
 {
 	char buf[65536];
@@ -729,21 +1117,27 @@ static void clear_bar(struct state *s)
 	s->bar_at = 0;
 }
 
-/* Empties a pair of files for the next job; false if they cannot be. */
-static bool reset_files(struct outfiles *f)
+/* The bytes a job wrote to its stdout (the joblog's Receive). */
+static off_t received(const struct job *j)
 {
-	return ftruncate(f->out, 0) == 0 && lseek(f->out, 0, SEEK_SET) == 0 &&
-	       ftruncate(f->err, 0) == 0 && lseek(f->err, 0, SEEK_SET) == 0;
+	if (!j->files)
+		return j->received;
+	off_t n = lseek(j->files->out, 0, SEEK_CUR);
+	return n > 0 ? n : 0;
 }
 
-/* Prints a finished job's output and gives its files back; returns the
- * number of bytes of stdout (the joblog's Receive). */
-static off_t print_job(struct state *s, struct job *j)
+/* Prints a finished job's output (`out` bytes of stdout) and gives its
+ * files back. */
+static void print_job(struct state *s, struct job *j, off_t out)
 {
 	struct outfiles *f = j->files;
 	if (!f)
-		return 0;
-	off_t out = lseek(f->out, 0, SEEK_CUR), err = lseek(f->err, 0, SEEK_CUR);
+		return;
+	j->files = NULL;
+	off_t err = lseek(f->err, 0, SEEK_CUR);
+	bool used = out > 0 || err > 0;
+	if (j->discard)
+		out = err = 0;
 	char *tag = s->o.tag && (out > 0 || err > 0) ? make_tag(j) : NULL;
 	if (out > 0 || err > 0)
 		clear_bar(s);
@@ -752,16 +1146,7 @@ static off_t print_job(struct state *s, struct job *j)
 	if (err > 0)
 		copy_out(f->err, err, STDERR_FILENO, tag);
 	free(tag);
-	j->files = NULL;
-	if ((out > 0 || err > 0) && !reset_files(f)) {
-		close(f->out);
-		close(f->err);
-		free(f);
-		return out > 0 ? out : 0;
-	}
-	f->next = s->free_files;
-	s->free_files = f;
-	return out > 0 ? out : 0;
+	give_files(s, f, used);
 }
 
 /* ---- Line by line (--line-buffer) ---- */
@@ -791,7 +1176,7 @@ static int open_pipes(struct job *j, int *out, int *err)
 	return 0;
 }
 
-/* Prints the complete lines held for pipe k (all of it when `all`). */
+/* Prints the complete lines held for stream k (all of it when `all`). */
 static void emit_lines(struct state *s, struct job *j, int k, bool all)
 {
 	size_t n = j->plen[k];
@@ -805,13 +1190,91 @@ static void emit_lines(struct state *s, struct job *j, int k, bool all)
 			return;
 		upto = (size_t)(nl + 1 - p);
 	}
-	char *tag = s->o.tag ? make_tag(j) : NULL;
-	bool line_start = true;
-	clear_bar(s);
-	write_tagged(k ? STDERR_FILENO : STDOUT_FILENO, p, upto, tag, &line_start);
-	free(tag);
+	if (!j->discard) {
+		char *tag = s->o.tag ? make_tag(j) : NULL;
+		bool line_start = true;
+		clear_bar(s);
+		write_tagged(k ? STDERR_FILENO : STDOUT_FILENO, p, upto, tag, &line_start);
+		free(tag);
+	}
 	memmove(p, p + upto, n - upto);
 	j->plen[k] = n - upto;
+}
+
+/* Holds n bytes of stream k for printing as lines. */
+static void hold(struct job *j, int k, const char *buf, size_t n)
+{
+	size_t need = j->plen[k] + n;
+	char *part = realloc(j->part[k], need);
+	if (!part)
+		out_of_memory();
+	memcpy(part + j->plen[k], buf, n);
+	j->part[k] = part;
+	j->plen[k] = need;
+}
+
+/*
+ * Takes n bytes that job j wrote to stream k: printed line by line if the
+ * job may print now, else (--line-buffer -k, an earlier job is still to be
+ * printed) kept in its spool files until its turn.  Should the spool fail
+ * (no temporary file, a full disk), the bytes are held in memory instead:
+ * nothing is lost, and plumb reports the error and exits 255 at the end.
+ */
+static void take_output(struct state *s, struct job *j, int k, const char *buf, size_t n)
+{
+	if (!s->o.keep_order || j->live) {
+		hold(j, k, buf, n);
+		emit_lines(s, j, k, false);
+		return;
+	}
+	if (j->plen[k] == 0) {
+		const char *what = "creating";
+		if ((j->spool || (j->spool = take_files(s))) &&
+		    write_all(k ? j->spool->err : j->spool->out, buf, n))
+			return;
+		if (j->spool)
+			what = "writing";
+		if (!s->own_error)
+			warnx_("%s a temporary file in %s: %s (holding the output in memory)", what,
+			       s->tmpdir, strerror(errno));
+		s->own_error = 1;
+	}
+	hold(j, k, buf, n);
+}
+
+/* --line-buffer -k: job j's turn to print has come: prints what it wrote
+ * so far (stdout, then stderr), then whatever it writes as it comes. */
+static void go_live(struct state *s, struct job *j)
+{
+	struct outfiles *f = j->spool;
+	j->live = true;
+	j->spool = NULL;
+	/* What is held in memory (if the spool failed) came after its bytes. */
+	char *mem[2] = {j->part[0], j->part[1]};
+	size_t mlen[2] = {j->plen[0], j->plen[1]};
+	j->part[0] = j->part[1] = NULL;
+	j->plen[0] = j->plen[1] = 0;
+	bool used = false;
+	for (int k = 0; k < 2; k++) {
+		int fd = f ? (k ? f->err : f->out) : -1;
+		off_t size = f ? lseek(fd, 0, SEEK_CUR) : 0, pos = 0;
+		char buf[65536];
+		used |= size != 0;
+		while (pos < size) {
+			ssize_t n = pread(fd, buf, sizeof buf, pos);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			pos += n;
+			take_output(s, j, k, buf, (size_t)n);
+		}
+		if (mlen[k])
+			take_output(s, j, k, mem[k], mlen[k]);
+		free(mem[k]);
+	}
+	if (f)
+		give_files(s, f, used);
 }
 
 /* Reads what pipe k of job j holds now; closes it at its end. */
@@ -829,25 +1292,17 @@ static void read_pipe(struct state *s, struct job *j, int k)
 			j->pipes[k] = -1;
 			break;
 		}
-		size_t need = j->plen[k] + (size_t)n;
-		char *part = realloc(j->part[k], need);
-		if (!part) {
-			fprintf(stderr, "%s: out of memory\n", prog_name);
-			exit(EXIT_OWN);
-		}
-		memcpy(part + j->plen[k], buf, (size_t)n);
-		j->part[k] = part;
-		j->plen[k] = need;
 		if (k == 0)
 			j->received += n;
-		emit_lines(s, j, k, false);
+		take_output(s, j, k, buf, (size_t)n);
 	}
-	emit_lines(s, j, k, j->pipes[k] < 0);
+	if (j->pipes[k] < 0 && j->live)
+		emit_lines(s, j, k, true);
 }
 
-/* After the job's process ended: takes what its pipe k still holds, prints
- * the rest, and closes it (a background child of the job that keeps the pipe
- * open does not hold plumb up). */
+/* After the job's process ended: takes what its pipe k still holds, and
+ * closes it (a background child of the job that keeps the pipe open does
+ * not hold plumb up). */
 static void close_pipe(struct state *s, struct job *j, int k)
 {
 	if (j->pipes[k] < 0)
@@ -857,12 +1312,13 @@ static void close_pipe(struct state *s, struct job *j, int k)
 		close(j->pipes[k]);
 		j->pipes[k] = -1;
 	}
-	emit_lines(s, j, k, true);
+	if (!s->o.keep_order || j->live)
+		emit_lines(s, j, k, true);
 }
 
 /* ---- Jobs ---- */
 
-static void free_job(struct job *j)
+static void free_job(struct state *s, struct job *j)
 {
 	for (size_t i = 0; i < j->nargs; i++)
 		free(j->args[i]);
@@ -870,6 +1326,10 @@ static void free_job(struct job *j)
 	free(j->command);
 	free(j->part[0]);
 	free(j->part[1]);
+	if (j->spool)
+		give_files(s, j->spool, true);
+	if (j->files)
+		give_files(s, j->files, true);
 	free(j);
 }
 
@@ -888,32 +1348,40 @@ static bool skipped(const struct state *s, uint64_t seq)
 	return false;
 }
 
-/* The next job's inputs, or NULL when they are all used. */
+/* Moves the current values of the sources into the job's inputs. */
+static void take_values(struct input *in, struct job *j)
+{
+	for (int i = 0; i < in->nsrc; i++) {
+		struct source *src = &in->src[i];
+		if (in->nsrc == 1) {
+			j->args[j->nargs++] = src->cur;
+			src->cur = NULL;
+		} else {
+			j->args[j->nargs++] = xstrdup(src->cur);
+		}
+	}
+}
+
+/* The next job's inputs (-n of the sources' combinations), or NULL when
+ * they are all used. */
 static struct job *make_job(struct state *s)
 {
+	size_t width = (size_t)s->in.nsrc;
 	for (;;) {
-		char *first = next_input(&s->in);
-		if (!first)
+		if (next_values(&s->in) <= 0)
 			return NULL;
 		struct job *j = calloc(1, sizeof *j);
-		j->args = calloc(s->o.max_args, sizeof *j->args);
-		if (!j || !j->args) {
-			fprintf(stderr, "%s: out of memory\n", prog_name);
-			exit(EXIT_OWN);
-		}
-		j->args[j->nargs++] = first;
-		while (j->nargs < s->o.max_args) {
-			char *a = next_input(&s->in);
-			if (!a)
-				break;
-			j->args[j->nargs++] = a;
-		}
+		if (!j || !(j->args = calloc(s->o.max_args * width, sizeof *j->args)))
+			out_of_memory();
+		take_values(&s->in, j);
+		while (j->nargs < s->o.max_args * width && next_values(&s->in) > 0)
+			take_values(&s->in, j);
 		j->seq = ++s->seq;
 		j->status = -1;
 		j->pipes[0] = j->pipes[1] = -1;
 		if (!s->nskip || !skipped(s, j->seq))
 			return j;
-		free_job(j);
+		free_job(s, j);
 	}
 }
 
@@ -928,45 +1396,167 @@ static void give_slot(struct state *s, unsigned slot)
 {
 	if (s->nfree_slots % 64 == 0) {
 		unsigned *f = realloc(s->free_slots, (s->nfree_slots + 64) * sizeof *f);
-		if (!f) {
-			fprintf(stderr, "%s: out of memory\n", prog_name);
-			exit(EXIT_OWN);
-		}
+		if (!f)
+			out_of_memory();
 		s->free_slots = f;
 	}
 	s->free_slots[s->nfree_slots++] = slot;
+}
+
+/*
+ * Where execve finds a command name without a slash, as execvp and
+ * posix_spawnp look: the first executable regular file of that name in a
+ * directory of PATH (an empty entry is the current directory; no PATH is
+ * /bin:/usr/bin).  Returns 0 with *out malloc'ed; ENOENT if there is none,
+ * EACCES if there is such a file but none may be executed.
+ */
+static int find_in_path(const char *name, char **out)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/bin:/usr/bin";
+	if (!*name)
+		return ENOENT;
+	int err = ENOENT;
+	for (const char *dir = path;; dir++) {
+		const char *end = strchrnul(dir, ':');
+		size_t dlen = (size_t)(end - dir);
+		char *buf;
+		if (asprintf(&buf, "%.*s/%s", dlen ? (int)dlen : 1, dlen ? dir : ".", name) < 0)
+			out_of_memory();
+		struct stat st;
+		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(buf, X_OK) == 0) {
+				*out = buf;
+				return 0;
+			}
+			err = EACCES;
+		}
+		free(buf);
+		if (!*end)
+			return err;
+		dir = end;
+	}
+}
+
+/*
+ * Starting a process.  posix_spawn would do, but glibc's costs more than
+ * it must for each of thousands of small jobs: an mmap and munmap for the
+ * child's stack, and in the child a sigaction call for each of the 64
+ * signals while we wait.  So plumb does what it does, and no more: a clone
+ * with CLONE_VM | CLONE_VFORK, so that nothing is copied and we are
+ * suspended until the child has called execve (or exited), the child
+ * running on a stack of its own in our memory.
+ *
+ * Until execve the child may touch only its own stack and struct child, and
+ * calls only system calls through syscall(2), never a libc function that
+ * could take a lock or change state we share (a sanitizer's interceptor
+ * included).  It puts back the default action of SIGINT and SIGTERM
+ * (before unblocking anything: our handler must never run in it; execve
+ * would reset a caught signal, but not an ignored one) and of SIGPIPE if we
+ * were started with it ignored (SIGCHLD's handler does nothing for SIGCHLD,
+ * and execve resets it), makes itself a process group, moves its
+ * descriptors to 0, 1 and 2 (every other descriptor of ours is
+ * close-on-exec), unblocks every signal, and executes.  If anything fails,
+ * it leaves errno in `err` and exits 127; as we share its memory, we find
+ * it there.
+ */
+struct child {
+	const char *path;
+	char *const *argv;
+	int fd[3];
+	bool reset_pipe;
+	volatile int err;
+};
+
+static char child_stack[32768] __attribute__((aligned(64)));
+
+/* ThreadSanitizer's interceptor of clone takes every clone for a fork and
+ * resets its own state in the child, which here shares our memory and so
+ * would reset ours.  Under it, glibc's own entry point is called instead:
+ * the child runs no instrumented code, so there is nothing to tell it. */
+#if defined(__SANITIZE_THREAD__)
+#define PLUMB_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PLUMB_TSAN 1
+#endif
+#endif
+#ifdef PLUMB_TSAN
+extern int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+#define clone_vfork __clone
+#else
+#define clone_vfork clone
+#endif
+
+__attribute__((no_sanitize("address", "thread", "undefined"))) static int child_main(void *arg)
+{
+	struct child *c = arg;
+	/* All zeros: SIG_DFL with no flags and an empty mask, whatever the
+	 * layout of the kernel's struct sigaction. */
+	unsigned long dfl[8] = {0}, none[2] = {0};
+	static const int reset[] = {SIGINT, SIGTERM, SIGPIPE};
+	for (size_t i = 0; i < (c->reset_pipe ? 3u : 2u); i++)
+		if (syscall(SYS_rt_sigaction, reset[i], dfl, NULL, _NSIG / 8) < 0)
+			goto fail;
+	if (syscall(SYS_setpgid, 0, 0) < 0)
+		goto fail;
+	for (int fd = 0; fd < 3; fd++) {
+		long r = c->fd[fd] == fd ? syscall(SYS_fcntl, fd, F_SETFD, 0)
+		                         : syscall(SYS_dup3, c->fd[fd], fd, 0);
+		if (r < 0)
+			goto fail;
+	}
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, none, NULL, _NSIG / 8) < 0)
+		goto fail;
+	syscall(SYS_execve, c->path, c->argv, environ);
+fail:
+	c->err = errno ? errno : EINVAL;
+	syscall(SYS_exit_group, 127);
+	return 127;
+}
+
+/* Starts the process that c describes: its pid, or -errno. */
+static pid_t start_process(struct child *c)
+{
+	c->err = 0;
+	pid_t pid = clone_vfork(child_main, child_stack + sizeof child_stack,
+	                        CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+	if (pid < 0)
+		return -errno;
+	if (!c->err)
+		return pid;
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return -c->err;
 }
 
 /* Spawns the job's process; on failure the job has ended with 127 (no such
  * command) or 126 (any other reason) and the reason in its stderr. */
 static void spawn(struct state *s, struct job *j, char **argv, int out, int err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, dfl;
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGCHLD);
-	sigaddset(&dfl, SIGPIPE);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, s->devnull, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, err, STDERR_FILENO);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-	                                      POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
+	const char *path = s->o.shell ? argv[0] : s->o.exe;
+	char *found = NULL;
+	int rc = 0;
+	if (!path && strchr(argv[0], '/'))
+		path = argv[0];
+	else if (!path && (rc = find_in_path(argv[0], &found)) == 0)
+		path = found;
 	j->start = now();
 	j->runtime = mono();
-	const char *path = s->o.shell ? argv[0] : s->o.exe;
-	int rc = path ? posix_spawn(&j->pid, path, &fa, &at, argv, environ)
-	              : posix_spawnp(&j->pid, argv[0], &fa, &at, argv, environ);
-	posix_spawnattr_destroy(&at);
-	posix_spawn_file_actions_destroy(&fa);
+	if (!rc) {
+		struct child c = {.path = path,
+		                  .argv = argv,
+		                  .fd = {s->devnull, out, err},
+		                  .reset_pipe = s->pipe_ignored};
+		pid_t pid = start_process(&c);
+		if (pid < 0)
+			rc = (int)-pid;
+		else
+			j->pid = pid;
+	}
+	free(found);
 	if (rc) {
 		if (j->files)
 			dprintf(j->files->err, "%s: %s: %s\n", prog_name, argv[0], strerror(rc));
@@ -980,16 +1570,27 @@ static void spawn(struct state *s, struct job *j, char **argv, int out, int err)
 
 static void finish(struct state *s, struct job *j);
 
+/* --keep-order: prints the jobs at the head of the queue that have ended;
+ * with --line-buffer the first one still running prints from now on. */
 static void flush_order(struct state *s)
 {
-	while (s->order_head && s->order_head->ended) {
+	while (s->order_head) {
 		struct job *j = s->order_head;
+		if (s->o.line_buffer && !j->live)
+			go_live(s, j);
+		if (!j->ended)
+			break;
 		s->order_head = j->next;
 		if (!s->order_head)
 			s->order_tail = NULL;
 		s->in_order--;
-		print_job(s, j);
-		free_job(j);
+		if (s->o.line_buffer) {
+			emit_lines(s, j, 0, true);
+			emit_lines(s, j, 1, true);
+		} else {
+			print_job(s, j, received(j));
+		}
+		free_job(s, j);
 	}
 }
 
@@ -998,25 +1599,24 @@ static void start_job(struct state *s, struct job *j, bool retry)
 {
 	if (!retry)
 		j->slot = take_slot(s);
-	char **argv = build_argv(&s->o, j);
+	char **argv = build_argv(&s->o, j, s->want_command);
 	if (s->o.dry_run) {
 		printf("%s\n", j->command);
 		give_slot(s, j->slot);
 		free_argv(argv);
-		free_job(j);
+		free_job(s, j);
 		return;
 	}
 	j->tries++;
+	j->start = now();
 	int out = -1, err = -1;
 	if (s->o.line_buffer) {
 		if (open_pipes(j, &out, &err) < 0) {
 			warnx_("cannot create a pipe: %s", strerror(errno));
 			s->own_error = 1;
 			s->stopping = true;
-			give_slot(s, j->slot);
-			free_argv(argv);
-			free_job(j);
-			return;
+			j->ended = true;
+			j->status = 126;
 		}
 	} else if (!j->files) {
 		j->files = take_files(s);
@@ -1025,10 +1625,8 @@ static void start_job(struct state *s, struct job *j, bool retry)
 			       strerror(errno));
 			s->own_error = 1;
 			s->stopping = true;
-			give_slot(s, j->slot);
-			free_argv(argv);
-			free_job(j);
-			return;
+			j->ended = true;
+			j->status = 126;
 		}
 	}
 	if (!retry && s->o.keep_order) {
@@ -1039,19 +1637,24 @@ static void start_job(struct state *s, struct job *j, bool retry)
 		s->order_tail = j;
 		s->in_order++;
 	}
+	if (!retry)
+		j->live = !s->o.keep_order || s->order_head == j;
 	if (j->files) {
 		out = j->files->out;
 		err = j->files->err;
 	}
-	spawn(s, j, argv, out, err);
+	if (!j->ended)
+		spawn(s, j, argv, out, err);
 	free_argv(argv);
-	if (s->o.line_buffer) {
+	if (s->o.line_buffer && out >= 0) {
 		close(out);
 		close(err);
 	}
 	s->nrunning++;
 	if (j->ended) {
 		j->runtime = 0;
+		for (int k = 0; k < 2; k++)
+			close_pipe(s, j, k);
 		finish(s, j);
 		return;
 	}
@@ -1076,19 +1679,67 @@ static void signal_running(struct state *s, int sig)
 		kill(-j->pid, sig);
 }
 
+/*
+ * --halt: after job j has ended (for good, retries done), whether enough
+ * jobs have failed, succeeded or ended; if so, starts no more jobs and, with
+ * `now`, kills the running ones (SIGTERM, SIGKILL a second later), whose
+ * output is then neither printed nor logged.  The exit status, as GNU
+ * parallel's: 0 after success=; else for a limit of one job, the status of
+ * that job (128 + the signal if it was killed); for a percentage, the
+ * percentage of all the jobs that failed, rounded up; else the number of
+ * failed jobs, at most 101.  A percentage is of all the jobs (counted before
+ * the first starts); fail=50% halts once half of them have failed.
+ */
 static void check_halt(struct state *s, const struct job *j)
 {
-	if (s->o.halt == HALT_NEVER || s->halt_status)
+	const struct opts *o = &s->o;
+	if (o->halt == HALT_NEVER || s->halted)
 		return;
-	double limit = s->o.halt_pct ? s->o.halt_fail * (double)s->done : s->o.halt_fail;
-	if ((double)s->failed < limit)
+	bool failed = j->status != 0;
+	uint64_t n;
+	const char *what;
+	switch (o->halt_on) {
+	case HALT_FAIL:
+		n = s->failed;
+		what = "failed";
+		if (!failed)
+			return;
+		break;
+	case HALT_SUCCESS:
+		n = s->done - s->failed;
+		what = "succeeded";
+		if (failed)
+			return;
+		break;
+	default:
+		n = s->done;
+		what = "ended";
+		break;
+	}
+	double limit = o->halt_pct ? (double)s->total * ((double)o->halt_pct / 100)
+	                           : (double)o->halt_count;
+	if ((double)n < limit)
 		return;
-	warnx_("halting (%s): this job failed: %s", s->o.halt == HALT_NOW ? "now" : "soon",
+	warnx_("halting (%s): this job %s: %s", o->halt == HALT_NOW ? "now" : "soon", what,
 	       j->command);
-	s->halt_status = j->status > 0 ? j->status : 128 + j->signal;
+	s->halted = true;
 	s->stopping = true;
-	if (s->o.halt == HALT_NOW)
-		signal_running(s, SIGTERM);
+	if (o->halt_on == HALT_SUCCESS)
+		s->halt_status = 0;
+	else if (limit == 1)
+		s->halt_status = j->status > 0 ? j->status : j->signal ? 128 + j->signal : 0;
+	else if (o->halt_pct)
+		s->halt_status = (int)ceil((double)s->failed / (double)s->total * 100);
+	else
+		s->halt_status = s->failed > MAX_FAILED_STATUS ? MAX_FAILED_STATUS : (int)s->failed;
+	if (o->halt != HALT_NOW)
+		return;
+	double t = mono();
+	for (struct job *r = s->running; r; r = r->run_next) {
+		kill(-r->pid, SIGTERM);
+		r->killed = r->discard = true;
+		r->deadline = t + 1;
+	}
 }
 
 /* A job has ended: retry it, or account for it, log it and print it. */
@@ -1096,12 +1747,15 @@ static void finish(struct state *s, struct job *j)
 {
 	s->nrunning--;
 	bool failed = j->status != 0;
-	if (failed && j->tries < s->o.retries && !s->stopping &&
-	    (!j->files || reset_files(j->files))) {
+	if (failed && j->tries < s->o.retries && !s->stopping && !j->discard &&
+	    (!j->files || reset_files(j->files)) && (!j->spool || reset_files(j->spool))) {
 		j->ended = false;
 		j->killed = false;
 		j->status = -1;
 		j->signal = 0;
+		j->received = 0;
+		if (!j->live)
+			j->plen[0] = j->plen[1] = 0;
 		free(j->command);
 		j->command = NULL;
 		start_job(s, j, true);
@@ -1111,17 +1765,18 @@ static void finish(struct state *s, struct job *j)
 	s->done++;
 	if (failed)
 		s->failed++;
-	off_t receive = j->files ? lseek(j->files->out, 0, SEEK_CUR) : j->received;
-	log_job(s, j, receive > 0 ? receive : 0);
-	if (failed)
-		check_halt(s, j);
+	off_t receive = received(j);
+	if (!j->discard)
+		log_job(s, j, receive);
 	give_slot(s, j->slot);
 	if (s->o.keep_order) {
+		check_halt(s, j);
 		flush_order(s);
-	} else {
-		print_job(s, j);
-		free_job(j);
+		return;
 	}
+	print_job(s, j, receive);
+	check_halt(s, j);
+	free_job(s, j);
 }
 
 /* Reaps every ended job; true if there was one. */
@@ -1216,34 +1871,12 @@ static void show_bar(struct state *s, bool force)
 	char eta[32] = "?";
 	if (s->done)
 		snprintf(eta, sizeof eta, "%.0fs",
-		         (t - s->started_at) / (double)s->done * (double)(total - s->done));
+		         (t - s->started_at) / (double)s->done *
+		                 (double)(total > s->done ? total - s->done : 0));
 	fprintf(stderr,
 	        "\r%3.0f%% %" PRIu64 "/%" PRIu64 " done, %zu running, %" PRIu64
 	        " failed, ETA %s\033[K",
 	        pct, s->done, total, s->nrunning, s->failed, eta);
-}
-
-/* --bar: reads every input ahead, so that the total is known. */
-static void read_ahead(struct state *s)
-{
-	size_t n = 0, cap = 0;
-	char *in;
-	while ((in = next_input(&s->in))) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 256;
-			char **a = realloc(s->all_inputs, cap * sizeof *a);
-			if (!a) {
-				fprintf(stderr, "%s: out of memory\n", prog_name);
-				exit(EXIT_OWN);
-			}
-			s->all_inputs = a;
-		}
-		s->all_inputs[n++] = in;
-	}
-	s->in.list = s->all_inputs;
-	s->in.nlist = (int)n;
-	s->in.pos = 0;
-	s->total = (n + s->o.max_args - 1) / s->o.max_args;
 }
 
 static volatile sig_atomic_t caught; /* the last SIGINT or SIGTERM, 0 once handled */
@@ -1262,10 +1895,8 @@ static size_t watch_pipes(struct state *s, struct pollfd **fds, struct job ***ow
 		*cap = 2 * s->nrunning + 16;
 		*fds = realloc(*fds, *cap * sizeof **fds);
 		*owner = realloc(*owner, *cap * sizeof **owner);
-		if (!*fds || !*owner) {
-			fprintf(stderr, "%s: out of memory\n", prog_name);
-			exit(EXIT_OWN);
-		}
+		if (!*fds || !*owner)
+			out_of_memory();
 	}
 	for (struct job *j = s->running; j; j = j->run_next) {
 		for (int k = 0; k < 2; k++) {
@@ -1350,7 +1981,7 @@ static int open_joblog(struct state *s)
 {
 	bool append_mode = false;
 	if (s->o.resume) {
-		FILE *f = fopen(s->o.joblog, "r");
+		FILE *f = fopen(s->o.joblog, "re");
 		if (f) {
 			char *line = NULL;
 			size_t cap = 0, nskip = 0;
@@ -1373,7 +2004,7 @@ static int open_joblog(struct state *s)
 			append_mode = true;
 		}
 	}
-	s->joblog = fopen(s->o.joblog, append_mode ? "a" : "w");
+	s->joblog = fopen(s->o.joblog, append_mode ? "ae" : "we");
 	if (!s->joblog) {
 		warnx_("cannot open the joblog %s: %s", s->o.joblog, strerror(errno));
 		return -1;
@@ -1385,77 +2016,181 @@ static int open_joblog(struct state *s)
 	return 0;
 }
 
-/* The most jobs the open-file limit allows (two files each), raising the
- * soft limit to the hard one first. */
-static size_t fd_room(void)
+/* The most jobs the open-file limit allows (`per_job` descriptors each),
+ * raising the soft limit to the hard one first. */
+static size_t fd_room(size_t per_job)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 64;
+		return 64 / per_job;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* Keep 16 for stdio, the joblog, /dev/null and the pipes of a spawn. */
-	return rl.rlim_cur > 18 ? (size_t)(rl.rlim_cur - 16) / 2 : 1;
+	/* Keep 16 for stdio, the joblog, /dev/null, the input files and the
+	 * pipes of a spawn. */
+	return rl.rlim_cur > 16 + per_job ? (size_t)(rl.rlim_cur - 16) / per_job : 1;
 }
 
-/* Looks a fixed command name up in PATH once, so that each job's exec does
- * not walk PATH again; NULL (each spawn then searches) if there is nothing
- * to find once: a name with a slash, a placeholder, or not found. */
+/* Looks a fixed command name up in PATH once, so that each job does not
+ * walk PATH again; NULL (each job then looks) if there is nothing to find
+ * once: a name with a slash, a placeholder, or not found. */
 static char *find_exe(const char *name)
 {
-	size_t n;
-	if (strchr(name, '/') || strchr(name, '{') || !*name)
+	struct ph ph;
+	if (strchr(name, '/') || !*name)
 		return NULL;
 	for (const char *p = name; *p; p++)
-		if (placeholder(p, &n))
+		if (placeholder(p, &ph))
 			return NULL;
-	const char *path = getenv("PATH");
-	if (!path)
-		return NULL;
-	char *buf = NULL;
-	for (const char *dir = path;; dir++) {
-		const char *end = strchrnul(dir, ':');
-		size_t dlen = (size_t)(end - dir);
-		free(buf);
-		if (asprintf(&buf, "%.*s/%s", (int)dlen, dlen ? dir : ".", name) < 0)
-			return NULL;
-		struct stat st;
-		if (access(buf, X_OK) == 0 && stat(buf, &st) == 0 && S_ISREG(st.st_mode))
-			return buf;
-		if (!*end)
-			break;
-		dir = end;
+	char *path;
+	return find_in_path(name, &path) == 0 ? path : NULL;
+}
+
+/* Copies a source that cannot be rewound (a pipe, a terminal) to an
+ * unlinked temporary file, and reads that instead. */
+static int spool_source(struct state *s, struct source *src)
+{
+	int fd = tmpfile_fd(s->tmpdir);
+	if (fd < 0) {
+		warnx_("cannot create a temporary file in %s: %s", s->tmpdir, strerror(errno));
+		return -1;
 	}
-	free(buf);
-	return NULL;
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, src->f)) > 0) {
+		if (!write_all(fd, buf, n)) {
+			warnx_("copying %s to a temporary file in %s: %s", src->name, s->tmpdir,
+			       strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	if (ferror(src->f)) {
+		warnx_("reading the inputs from %s: %s", src->name, strerror(errno ? errno : EIO));
+		close(fd);
+		return -1;
+	}
+	if (src->f != stdin)
+		fclose(src->f);
+	src->f = fdopen(fd, "r");
+	if (!src->f) {
+		warnx_("reading %s back: %s", src->name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	src->origin = 0;
+	return fseeko(src->f, 0, SEEK_SET);
+}
+
+/*
+ * Opens the input sources (standard input when none is given).  A source
+ * that will be read more than once (a later one of a combination, any with
+ * --link, all when `count`) is rewound: a regular file in place, anything
+ * else copied to a temporary file first.
+ */
+static int open_sources(struct state *s, bool count)
+{
+	struct opts *o = &s->o;
+	struct input *in = &s->in;
+	struct source_arg stdin_arg = {.file = "-"};
+	in->nsrc = o->nsrcs ? o->nsrcs : 1;
+	in->src = calloc((size_t)in->nsrc, sizeof *in->src);
+	if (!in->src)
+		out_of_memory();
+	in->link = o->link;
+	in->delim = o->null ? 0 : '\n';
+	for (int i = 0; i < in->nsrc; i++) {
+		const struct source_arg *a = o->nsrcs ? &o->srcs[i] : &stdin_arg;
+		struct source *src = &in->src[i];
+		src->linked = i > 0 && a->linked;
+		if (!a->file) {
+			src->words = a->words;
+			src->nwords = a->nwords;
+			src->name = ":::";
+			continue;
+		}
+		bool std = !strcmp(a->file, "-");
+		src->name = std ? "standard input" : a->file;
+		src->f = std ? stdin : fopen(a->file, "re");
+		struct stat st = {0};
+		if (src->f && fstat(fileno(src->f), &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (!std)
+				fclose(src->f);
+			src->f = NULL;
+			errno = EISDIR;
+		}
+		if (!src->f) {
+			warnx_("cannot read %s: %s", a->file, strerror(errno));
+			return -1;
+		}
+		bool again = count || (in->nsrc > 1 && (in->link || group_start(in, i + 1) > 0));
+		src->origin = -1;
+		if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+			src->origin = ftello(src->f);
+		if (again && src->origin < 0 && spool_source(s, src) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Counts the records of source s, then rewinds it. */
+static int64_t count_records(struct input *in, struct source *src)
+{
+	if (!src->f)
+		return src->nwords;
+	int64_t n = 0;
+	char *v;
+	int r;
+	while ((r = src_read(in, src, &v)) > 0) {
+		free(v);
+		n++;
+	}
+	if (r < 0 || src_rewind(in, src) < 0)
+		return -1;
+	return n;
+}
+
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+/* --bar and --halt N%: the number of jobs in all, from the number of
+ * records of each source, in s->total. */
+static int count_jobs(struct state *s)
+{
+	struct input *in = &s->in;
+	uint64_t most = 0, product = 1, group = UINT64_MAX;
+	for (int i = 0; i < in->nsrc; i++) {
+		int64_t n = count_records(in, &in->src[i]);
+		if (n < 0)
+			return -1;
+		uint64_t len = (uint64_t)n;
+		most = len > most ? len : most;
+		/* An empty source stands for one empty input, unless all are. */
+		len = len ? len : 1;
+		if (i > 0 && !in->src[i].linked) {
+			product = mul_sat(product, group);
+			group = UINT64_MAX;
+		}
+		group = len < group ? len : group;
+	}
+	product = mul_sat(product, group);
+	uint64_t inputs = most == 0 ? 0 : in->link ? most : product;
+	s->total = inputs / s->o.max_args + (inputs % s->o.max_args != 0);
+	return 0;
 }
 
 static int setup(struct state *s)
 {
 	const char *t = getenv("TMPDIR");
 	s->tmpdir = t && *t ? t : "/tmp";
-	s->in.delim = s->o.null ? 0 : '\n';
-	if (s->o.list) {
-		s->in.list = s->o.list;
-		s->in.nlist = s->o.nlist;
-	} else if (s->o.arg_file && strcmp(s->o.arg_file, "-")) {
-		s->in.f = fopen(s->o.arg_file, "r");
-		if (!s->in.f) {
-			warnx_("cannot read %s: %s", s->o.arg_file, strerror(errno));
-			return -1;
-		}
-	} else {
-		s->in.f = stdin;
-	}
 	s->bar = s->o.bar && !s->o.dry_run && isatty(STDERR_FILENO);
-	if (s->bar) {
-		read_ahead(s);
-		if (s->in.failed)
-			return -1;
-	}
+	bool count = s->bar || s->o.halt_pct;
+	if (open_sources(s, count) < 0 || (count && count_jobs(s) < 0))
+		return -1;
 	s->started_at = mono();
 	s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (s->devnull < 0) {
@@ -1464,6 +2199,7 @@ static int setup(struct state *s)
 	}
 	if (s->o.joblog && !s->o.dry_run && open_joblog(s) < 0)
 		return -1;
+	s->want_command = s->o.joblog || s->o.dry_run || s->o.halt != HALT_NEVER || s->o.timeout;
 	return 0;
 }
 
@@ -1480,24 +2216,57 @@ static void teardown(struct state *s)
 		warnx_("writing the joblog %s: %s", s->o.joblog, strerror(errno));
 		s->own_error = 1;
 	}
-	if (s->in.f && s->in.f != stdin)
-		fclose(s->in.f);
+	for (int i = 0; s->in.src && i < s->in.nsrc; i++) {
+		struct source *src = &s->in.src[i];
+		if (src->f && src->f != stdin)
+			fclose(src->f);
+		free(src->cur);
+	}
+	free(s->in.src);
 	if (s->devnull >= 0)
 		close(s->devnull);
 	free(s->in.line);
-	for (int i = 0; s->all_inputs && i < s->in.nlist; i++)
-		free(s->all_inputs[i]);
-	free(s->all_inputs);
 	free(s->free_slots);
 	free(s->skip);
+	free(s->o.exe);
+	free(s->o.srcs);
+}
+
+/* Descriptors 0, 1 and 2 are open (on /dev/null if they were not), so that
+ * none of ours takes their place and is lost when a job's are set up. */
+static void std_fds_open(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+		if (n >= 0 && n != fd)
+			close(n);
+	}
+}
+
+/*
+ * The exit status when no signal stopped plumb and --halt did not
+ * trigger: the number of failed jobs (at most 101), or with --halt N% that
+ * the failed are of the jobs run, as a percentage rounded up (as GNU
+ * parallel).
+ */
+static int exit_status(const struct state *s)
+{
+	if (s->o.halt != HALT_NEVER && s->o.halt_pct)
+		return (int)ceil((double)s->failed / (double)(s->done ? s->done : 1) * 100);
+	return s->failed > MAX_FAILED_STATUS ? MAX_FAILED_STATUS : (int)s->failed;
 }
 
 int cmd_batch(int argc, char **argv)
 {
 	struct state s = {.devnull = -1};
+	std_fds_open();
 	int rc = parse_opts(argc, argv, &s.o);
-	if (rc)
+	if (rc) {
+		free(s.o.srcs);
 		return rc > 0 ? 0 : EXIT_OWN;
+	}
 	if (setup(&s) < 0) {
 		teardown(&s);
 		return EXIT_OWN;
@@ -1505,7 +2274,9 @@ int cmd_batch(int argc, char **argv)
 	if (!s.o.shell)
 		s.o.exe = find_exe(s.o.cmd[0]);
 	size_t limit = s.o.batch ? s.o.batch : s.o.jobs;
-	s.room = fd_room();
+	/* Two descriptors a job; with --line-buffer -k two more for the
+	 * output a job writes before its turn. */
+	s.room = fd_room(s.o.line_buffer && s.o.keep_order ? 4 : 2);
 	if (limit > s.room)
 		limit = s.room;
 
@@ -1525,6 +2296,8 @@ int cmd_batch(int argc, char **argv)
 	if (old_term.sa_handler != SIG_IGN)
 		sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGCHLD, &sa, &old_chld);
+	struct sigaction pipe_sa;
+	s.pipe_ignored = sigaction(SIGPIPE, NULL, &pipe_sa) < 0 || pipe_sa.sa_handler == SIG_IGN;
 	sigset_t unblocked = old;
 	sigdelset(&unblocked, SIGCHLD);
 	sigdelset(&unblocked, SIGINT);
@@ -1541,12 +2314,11 @@ int cmd_batch(int argc, char **argv)
 	if (fflush(stdout) != 0)
 		s.own_error = 1;
 	teardown(&s);
-	free(s.o.exe);
 	if (s.stop_signal)
 		return 128 + s.stop_signal;
-	if (s.halt_status)
+	if (s.halted)
 		return s.halt_status;
 	if (s.own_error)
 		return EXIT_OWN;
-	return s.failed > MAX_FAILED_STATUS ? MAX_FAILED_STATUS : (int)s.failed;
+	return exit_status(&s);
 }

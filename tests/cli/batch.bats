@@ -58,6 +58,124 @@ setup() {
 	cmp "$T/p" "$T/x"
 }
 
+# same_k ARGS...: plumb batch -k ARGS and parallel -k ARGS print the same,
+# in the same order, and exit the same.  ARGS must mean the same run
+# directly and through a shell (plain words, echo).
+same_k() {
+	local ps=0 gs=0
+	"$PLUMB" batch -k "$@" >"$T/same.p" 2>"$T/same.pe" || ps=$?
+	parallel -k "$@" >"$T/same.g" 2>/dev/null || gs=$?
+	diff "$T/same.p" "$T/same.g"
+	[ "$ps" -eq "$gs" ]
+}
+
+@test ":::: FILE reads inputs from files; several sources give every combination, as parallel" {
+	cd "$T"
+	printf '%s\n' a b >f1
+	printf '%s\n' 1 2 3 >f2
+	same_k echo :::: f1 f2
+	same_k echo ::: x y :::: f1
+	same_k echo :::: f1 ::: x y ::: p q
+	same_k -a f1 echo ::: x y
+	same_k -a f1 -a f2 echo
+	same_k -a f1 echo :::: f2
+	[ "$(wc -l <"$T/same.p")" -eq 6 ]
+	# Standard input as a source of its own (read once, combined again and again).
+	printf '%s\n' p q r >in
+	"$PLUMB" batch -k echo ::: a b :::: - <in >"$T/p"
+	parallel -k echo ::: a b :::: - <in >"$T/g"
+	cmp "$T/p" "$T/g"
+	seq 3 | "$PLUMB" batch -k echo :::: - f1 >"$T/p"
+	seq 3 | parallel -k echo :::: - f1 >"$T/g"
+	cmp "$T/p" "$T/g"
+	# -0 applies to the files too.
+	printf 'a b\0c\nd\0' >z
+	"$PLUMB" batch -0 -k printf '[%s %s]\n' :::: z ::: 1 2 >"$T/p"
+	parallel -0 -k printf "'[%s %s]\n'" :::: z ::: 1 2 >"$T/g"
+	cmp "$T/p" "$T/g"
+	[ "$(wc -l <"$T/p")" -eq 6 ]
+}
+
+@test ":::+ and ::::+ pair a source with the one before (the shortest decides); --link wraps" {
+	cd "$T"
+	printf '%s\n' a b >f1
+	printf '%s\n' 1 2 3 >f2
+	same_k echo :::: f1 :::+ x y z
+	same_k echo ::: a b c :::+ 1 2
+	same_k echo :::: f1 ::::+ f2
+	same_k echo ::: a b c :::+ 1 2 ::: x y
+	same_k echo ::: a b ::: 1 2 3 :::+ x y
+	[ "$(cat "$T/same.p" | tr '\n' ' ')" = "a 1 x a 2 y b 1 x b 2 y " ]
+	same_k --link echo ::: a b c ::: 1 2 ::: x
+	same_k --link echo ::: a b c d e :::: f2
+	[ "$(wc -l <"$T/same.p")" -eq 5 ]
+	seq 3 | "$PLUMB" batch -k --link echo ::: a b c d e :::: - >"$T/p"
+	seq 3 | parallel -k --link echo ::: a b c d e :::: - >"$T/g"
+	cmp "$T/p" "$T/g"
+}
+
+@test "an empty source among others stands for one empty input, as in parallel" {
+	cd "$T"
+	: >empty
+	printf '%s\n' a b >f1
+	same_k echo X ::: a :::
+	same_k echo X :::: empty ::: a b
+	same_k echo X ::: a b :::+
+	same_k echo X :::: f1 :::: empty
+	# Only empty sources: no job at all.
+	"$PLUMB" batch echo X :::: empty ::: >"$T/p"
+	[ ! -s "$T/p" ]
+}
+
+@test "{N} {-N} and their . / // /. forms; -n with several sources, as parallel" {
+	same_k echo {2}-{1} ::: a b ::: 1 2
+	same_k --dry-run echo {1.} {2/} {2//} {1/.} {-1} ::: a.b/c.d ::: 'x/y z.w'
+	"$PLUMB" batch printf '<%s>\n' {1.} x{2}y {2/} {2//} {1/.} {-1} {3} x{3}y ::: a.b/c.d ::: 'x/y z.w' >"$T/p"
+	parallel printf "'<%s>\n'" {1.} x{2}y {2/} {2//} {1/.} {-1} {3} x{3}y ::: a.b/c.d ::: 'x/y z.w' >"$T/g"
+	cmp "$T/p" "$T/g"
+	[ "$(wc -l <"$T/p")" -eq 7 ]
+	same_k -n 2 echo {1}-{2}-{3}-{4} ::: a b ::: 1 2
+	same_k -n 3 echo ::: a b ::: 1 2
+	same_k -n 2 echo {1} {2} {3} ::: a b c
+	same_k --tag echo ::: a b ::: 1 2
+	# The joblog shows each command as parallel does.
+	"$PLUMB" batch --joblog "$T/pj" echo {2} ::: a 'b c' ::: 1 2 >/dev/null
+	parallel --joblog "$T/gj" echo {2} ::: a 'b c' ::: 1 2 >/dev/null
+	cmp <(cols "$T/pj") <(cols "$T/gj")
+	# {N} in a --shell command is quoted like {}.
+	"$PLUMB" batch -k --shell 'printf "<%s>\n" {2} {1}' ::: "it's" ::: 'a b' >"$T/p"
+	parallel -k 'printf "<%s>\n" {2} {1}' ::: "it's" ::: 'a b' >"$T/g"
+	cmp "$T/p" "$T/g"
+}
+
+@test "a long pipe as a later source is rewound from a temporary file, nothing lost" {
+	seq 20000 | "$PLUMB" batch -j 4 -n 5000 sh -c 'echo $#' sh ::: a b :::: - >"$T/p"
+	# 2 x 20,000 combinations of two values each, 5,000 combinations a job.
+	[ "$(cat "$T/p" | sort | uniq -c | awk '{ print $1, $2 }')" = "8 10000" ]
+	seq 2000 | "$PLUMB" batch -k --dry-run echo ::: a b :::: - >"$T/p"
+	seq 2000 | awk '{ print "echo a " $1 } END { for (i = 1; i <= NR; i++) print "echo b " i }' >"$T/want"
+	cmp "$T/p" "$T/want"
+}
+
+@test "bad sources: a clear message and status 255" {
+	run "$PLUMB" batch echo ::::
+	[ "$status" -eq 255 ]
+	[[ "$output" == *":::: must be followed by the name of a file"* ]]
+	run "$PLUMB" batch echo ::: a :::: "$T/missing"
+	[ "$status" -eq 255 ]
+	[[ "$output" == *"cannot read $T/missing"* ]]
+	run parallel echo ::: a :::: "$T/missing"
+	[ "$status" -eq 255 ]
+	run "$PLUMB" batch echo :::: "$T"
+	[ "$status" -eq 255 ]
+	[[ "$output" == *"Is a directory"* ]]
+	run "$PLUMB" batch echo :::: - -
+	[ "$status" -eq 255 ]
+	[[ "$output" == *"standard input"* ]]
+	run "$PLUMB" batch -a - echo :::: -
+	[ "$status" -eq 255 ]
+}
+
 # ---- Placeholders ----
 
 @test "placeholders {} {.} {/} {//} {/.} expand as in parallel" {
@@ -166,8 +284,45 @@ blocks_whole() {
 	[ "$(wc -l <"$T/p")" -eq 90 ]
 	awk -F'\t' '{ split($2, f, "-"); if (f[1] != $1 || f[4] != $1) exit 1 }' "$T/p"
 	cmp <(sort "$T/p") <(sort "$T/g")
-	run "$PLUMB" batch --line-buffer -k echo ::: a
-	[ "$status" -eq 255 ]
+}
+
+@test "--line-buffer -k: the first job prints as it goes, later ones wait their turn" {
+	cd "$T"
+	# Job 1 says "1 early", then waits for the test; job 2 says everything
+	# at once and ends.  Until job 1 ends, job 2's lines are held.
+	job='if [ $0 = 1 ]; then echo 1 early; n=0; while [ ! -e go ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; echo 1 late; else echo 2 a; echo 2 err >&2; echo 2 b; fi'
+	"$PLUMB" batch -k --line-buffer -j 2 --joblog jl sh -c "$job" ::: 1 2 >"$T/out" 2>"$T/err" &
+	pid=$!
+	# Job 2 is in the joblog once plumb has read all it wrote.
+	for _ in $(seq 400); do
+		grep -q early "$T/out" && grep -q '^2' jl && break
+		sleep 0.05
+	done
+	grep -q '^2' jl
+	[ "$(cat "$T/out")" = "1 early" ]
+	[ ! -s "$T/err" ]
+	touch go
+	wait "$pid"
+	[ "$(cat "$T/out" | tr '\n' ' ')" = "1 early 1 late 2 a 2 b " ]
+	[ "$(cat "$T/err")" = "2 err" ]
+	# Many jobs: the same lines, in the same order, as parallel --line-buffer -k.
+	job='for i in 1 2 3; do printf "%s-" $0 $0; sleep 0.0$(( $0 % 3 )); printf "%s\n" $0; done'
+	"$PLUMB" batch --line-buffer -k --tag -j 8 sh -c "$job" ::: $(seq 30) >"$T/p"
+	parallel --line-buffer -k --tag -j 8 sh -c "'$job'" ::: $(seq 30) >"$T/g"
+	cmp "$T/p" "$T/g"
+	[ "$(wc -l <"$T/p")" -eq 90 ]
+}
+
+@test "--line-buffer -k: a job that writes much before its turn does not block" {
+	cd "$T"
+	# Job 1 waits until job 2 has written 2 MB (far more than a pipe holds)
+	# and ended; job 2 could not end if its output were not taken.
+	job='if [ $0 = 1 ]; then n=0; while [ ! -e done2 ]; do sleep 0.05; n=$((n+1)); [ $n -lt 600 ] || exit 9; done; echo one; else head -c 2000000 /dev/zero | tr "\0" x; echo; touch done2; fi'
+	run "$PLUMB" batch -k --line-buffer -j 2 sh -c "$job" ::: 1 2
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "one" ]
+	[ "${#lines[1]}" -eq 2000000 ]
+	[ "${#lines[@]}" -eq 2 ]
 }
 
 @test "--bar shows done/total, running and ETA on a terminal, nothing elsewhere" {
@@ -182,11 +337,40 @@ blocks_whole() {
 	[ "$(wc -l <"$T/o")" -eq 3 ]
 }
 
+@test "no temporary file: --line-buffer -k holds the output in memory, loses nothing, exits 255" {
+	run env TMPDIR="$T/missing" "$PLUMB" batch -k --line-buffer -j 3 sh -c 'sleep 0.$0; echo $0 a; echo $0 b' ::: 3 1 2
+	[ "$status" -eq 255 ]
+	[[ "$output" == *"creating a temporary file in $T/missing"* ]]
+	[ "$(grep -v temporary <<<"$output" | tr '\n' ' ')" = "3 a 3 b 1 a 1 b 2 a 2 b " ]
+	# Grouped output needs the files: no job runs, and the reason is given.
+	run env TMPDIR="$T/missing" "$PLUMB" batch echo ::: a
+	[ "$status" -eq 255 ]
+	[[ "$output" == *"cannot create a temporary file in $T/missing"* ]]
+}
+
+@test "--bar and --halt N% count the jobs first; a pipe is counted from a temporary file" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	script -qec "seq 3 | '$PLUMB' batch --bar -j 2 echo ::: a b :::: -" /dev/null >"$T/tty"
+	grep -q '100% 6/6 done, 0 running, 0 failed' "$T/tty"
+	[ "$(sed 's/\x1b\[K//g' "$T/tty" | tr '\r' '\n' | grep -c '^[ab] [123]$')" -eq 6 ]
+	# 5 jobs from a pipe: 2 failures are 40%, and the status is that share.
+	run bash -c "printf '%s\n' 0 3 0 3 0 | '$PLUMB' batch -j 1 --halt soon,fail=40% sh -c 'exit \$0'"
+	[ "$status" -eq 40 ]
+	run bash -c "printf '%s\n' 0 3 0 3 0 | parallel -j 1 --halt soon,fail=40% sh -c \"'exit \\\$0'\""
+	[ "$status" -eq 40 ]
+}
+
 @test "-k behind a slow job waits for descriptors instead of failing" {
 	# 64 descriptors: room for 24 jobs' files; 200 jobs queue behind job 1.
 	(
 		ulimit -n 64
 		seq 200 | "$PLUMB" batch -k -j 4 sh -c 'if [ $0 = 1 ]; then sleep 0.5; fi; echo $0' >"$T/p"
+	)
+	seq 200 | cmp - "$T/p"
+	# The same with --line-buffer, where a job may hold two pipes and two files.
+	(
+		ulimit -n 64
+		seq 200 | "$PLUMB" batch -k --line-buffer -j 4 sh -c 'if [ $0 = 1 ]; then sleep 0.5; fi; echo $0' >"$T/p"
 	)
 	seq 200 | cmp - "$T/p"
 }
@@ -273,9 +457,84 @@ cols() {
 	# After the halt no further job starts.
 	"$PLUMB" batch -j 1 --halt soon,fail=1 sh -c 'echo $0; exit $0' ::: 0 4 0 0 >"$T/p" || true
 	[ "$(cat "$T/p" | tr '\n' ' ')" = "0 4 " ]
-	# A percentage: 50% of the jobs done so far.
+	# A percentage is of all the jobs: 6 of 11 must fail, and the status
+	# is the share that failed, rounded up (ceil(6 / 11 * 100) = 55).
 	run "$PLUMB" batch -j 1 --halt soon,fail=50% sh -c 'exit $0' ::: 0 0 0 0 3 3 3 3 3 3 0
+	[ "$status" -eq 55 ]
+	run parallel -j 1 --halt soon,fail=50% sh -c "'exit \$0'" ::: 0 0 0 0 3 3 3 3 3 3 0
+	[ "$status" -eq 55 ]
+}
+
+# halt_same STATUS HALT INPUT...: with -j 1, plumb batch and parallel run
+# 'echo $0; exit $0' for each input under --halt HALT: both exit STATUS and
+# print the same outputs in the same order.
+halt_same() {
+	local want=$1 halt=$2 job='echo $0; exit $0'
+	shift 2
+	run "$PLUMB" batch -j 1 --halt "$halt" sh -c "$job" ::: "$@"
+	echo "plumb --halt $halt: $status"
+	[ "$status" -eq "$want" ]
+	local p=$(grep -v '^plumb batch: halting' <<<"$output")
+	run parallel -j 1 --halt "$halt" sh -c "'$job'" ::: "$@"
+	echo "parallel --halt $halt: $status"
+	[ "$status" -eq "$want" ]
+	[ "$p" = "$(grep -v -e '^parallel: ' -e '^sh -c' <<<"$output")" ]
+}
+
+@test "--halt success=, done= and the short forms: parallel's outputs and exit statuses" {
+	halt_same 0 soon,success=1 1 0 2
+	halt_same 0 now,success=2 1 0 2 0 3
+	halt_same 4 soon,success=2 1 0 2 4 3 # never met: the number failed
+	halt_same 0 soon,success=50% 3 0 0 4 0 0 0 0
+	halt_same 84 soon,success=50% 3 0 4 4 4 5 # never met: ceil(5 / 6 * 100)
+	halt_same 2 soon,fail=2 0 5 7 0             # more than one: the number failed
+	halt_same 10 soon,fail=50% 0 3 0 0 0 0 0 0 0 0
+	halt_same 1 now,done=2 3 0 4
+	halt_same 3 now,done=1 3 0 4
+	halt_same 0 -1 3 0 4  # soon,success=1
+	halt_same 0 -2 3 0 4  # now,success=1
+	halt_same 3 1 0 3 4   # soon,fail=1
+	halt_same 3 2 0 3 4   # now,fail=1
+	halt_same 2 0 3 0 4   # never
+	halt_same 34 30% 3 0 4 # soon,fail=30%: ceil(1 / 3 * 100)
+	halt_same 2 never,fail=1 3 0 4
+	# A job killed by a signal: 128 + the signal.
+	run "$PLUMB" batch -j 1 --halt now,fail=1 sh -c 'kill -9 $$' ::: 1 2
+	[ "$status" -eq 137 ]
+	run parallel -j 1 --halt now,fail=1 sh -c "'kill -9 \$\$'" ::: 1 2
+	[ "$status" -eq 137 ]
+}
+
+@test "--halt now,success=1 kills the others; only the winner is printed and logged, as parallel" {
+	"$PLUMB" batch -j 3 --joblog "$T/pj" --halt now,success=1 sh -c 'sleep $0; echo $0' \
+		::: 30.1 0.1 30.2 >"$T/p" 2>"$T/e"
+	[ "$(cat "$T/p")" = "0.1" ]
+	grep -q 'halting (now): this job succeeded' "$T/e"
+	! pgrep -f 'sleep 30.[12]' >/dev/null
+	parallel -j 3 --joblog "$T/gj" --halt now,success=1 sh -c "'sleep \$0; echo \$0'" \
+		::: 30.1 0.1 30.2 >"$T/g" 2>/dev/null
+	cmp "$T/p" "$T/g"
+	cmp <(cols "$T/pj") <(cols "$T/gj")
+	# A job that ignores SIGTERM gets SIGKILL a second later.
+	run "$PLUMB" batch -j 2 --halt now,fail=1 sh -c 'trap "" TERM; sleep $0; exit 3' ::: 0.1 31.3
 	[ "$status" -eq 3 ]
+	! pgrep -f 'sleep 31.3' >/dev/null
+}
+
+@test "bad --halt values: a clear message and 255, as parallel" {
+	for bad in success=1 sometimes now,success= now,succes=1 soon,fail=1.5 soon,fail=x%; do
+		run "$PLUMB" batch --halt "$bad" true ::: a
+		[ "$status" -eq 255 ]
+		[[ "$output" == *"--halt: "*"$bad"* ]]
+		run parallel --halt "$bad" true ::: a
+		[ "$status" -eq 255 ]
+	done
+	# plumb also refuses limits that cannot mean anything.
+	for bad in soon,fail=0 now,success=0% soon,fail=101%; do
+		run "$PLUMB" batch --halt "$bad" true ::: a
+		[ "$status" -eq 255 ]
+		[[ "$output" == *"the limit must be"* ]]
+	done
 }
 
 @test "--retries N runs a failing job up to N times, as parallel" {
@@ -378,6 +637,47 @@ cols() {
 	[ "$status" -eq 3 ]
 	"$PLUMB" batch --joblog "$T/pj" no-such-command-xyz ::: a 2>/dev/null || true
 	[ "$(tail -1 "$T/pj" | cut -f7)" = "127" ]
+}
+
+@test "each job starts clean: its own process group, default signals, fds 0-2 only, /dev/null in" {
+	cd "$T"
+	# plumb itself started with SIGINT and SIGPIPE ignored, as a shell's
+	# background job may be, and with a joblog and an input file open: the
+	# job gets the default actions back, no signal blocked, and none of
+	# plumb's descriptors.  Each probe is the job's own process.
+	ignoring() { (trap '' INT PIPE; "$@"); }
+	echo /proc/self/status >list
+	ignoring "$PLUMB" batch -a list --joblog jl grep -E '^Sig(Blk|Ign)' </dev/null >"$T/p"
+	[ "$(cat "$T/p" | tr '\t\n' '  ')" = "SigBlk: 0000000000000000 SigIgn: 0000000000000000 " ]
+	ignoring "$PLUMB" batch --joblog jl cat ::: /proc/self/stat >"$T/p"
+	read -r pid _ _ _ pgrp _ <"$T/p"
+	[ "$pid" = "$pgrp" ]
+	echo /proc/self/fd >list
+	ignoring "$PLUMB" batch -a list --joblog jl ls </dev/null >"$T/p"
+	ls /proc/self/fd </dev/null >"$T/ref"
+	cmp "$T/p" "$T/ref"
+	"$PLUMB" batch readlink ::: /proc/self/fd/0 >"$T/p"
+	[ "$(cat "$T/p")" = /dev/null ]
+}
+
+@test "the command is looked up per job when it varies: the same statuses as parallel" {
+	cd "$T"
+	mkdir bin
+	touch bin/noexec
+	printf '#!/bin/sh\necho script "$@"\n' >bin/scr
+	chmod +x bin/scr
+	cp bin/scr here
+	run env PATH="$T/bin:$PATH" "$PLUMB" batch -k --joblog "$T/pj" {} ::: true false no-such-cmd-xyz noexec scr ./here
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"noexec: Permission denied"* ]]
+	[ "$(grep -c '^script$' <<<"$output")" -eq 2 ]
+	run env PATH="$T/bin:$PATH" parallel -k --joblog "$T/gj" {} ::: true false no-such-cmd-xyz noexec scr ./here
+	[ "$status" -eq 3 ]
+	cmp <(cols "$T/pj") <(cols "$T/gj")
+	# A fixed name is looked up once; an empty PATH entry is the current directory.
+	run env PATH="/usr/bin:/bin:" "$PLUMB" batch here ::: a
+	[ "$status" -eq 0 ]
+	[ "$output" = "script a" ]
 }
 
 @test "-j 0 runs every job at once" {

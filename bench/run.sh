@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - every benchmark, each side by side with its peer, ratios printed.
 #
-#   BUILD=build bench/run.sh [NAME...]     (names: pipe tee hash export loop batch; default all)
+#   BUILD=build bench/run.sh [NAME...]     (names: pipe tee hash export loop batch memtrace; default all)
 #
 # Each bench/NAME.sh builds what its peer needs under $BUILD/bench and prints
 # its own table.  The machines are noisy: the scripts interleave runs and
@@ -9,7 +9,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export BUILD=${BUILD:-build}
-[ $# -gt 0 ] || set -- pipe tee hash export loop batch
+[ $# -gt 0 ] || set -- pipe tee hash export loop batch memtrace
 status=0
 for name in "$@"; do
 	printf '\n### %s  (%s, %s, %s cores)\n' "$name" "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)"

@@ -15,6 +15,7 @@ int cmd_hash(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_loop(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_memtrace(int argc, char **argv);
 
 /* "plumb" or "plumb SUBCOMMAND", for messages. */
 extern const char *prog_name;

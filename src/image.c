@@ -5,9 +5,13 @@
  * df, tune2fs -l, umount, losetup -d.  Here `create` makes the file
  * (sparse, or allocated), attaches it, runs the system's mkfs for the
  * chosen type and mounts it when asked; `mount` and `umount` attach+mount
- * and unmount+detach; `info` probes the filesystem with libblkid (and the
- * ext2/3/4 superblock or statvfs for the counts); `list` shows attached
- * images and their mount points.
+ * and unmount+detach; `info` probes the filesystem with libblkid (and, for
+ * the counts, statvfs when it is mounted, else the ext2/3/4, xfs, btrfs or
+ * FAT superblock); `list` shows attached images and their mount points.
+ *
+ * A mount is the device's when /proc/self/mountinfo gives the device's
+ * major:minor or names the device as the mount's source: btrfs reports an
+ * anonymous device number of its own, so only the source finds its mounts.
  *
  * Every step that succeeds is recorded in a struct undo, and a failure
  * runs it backwards: unmount, detach, remove the file (unless --keep), so
@@ -26,6 +30,8 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/major.h>
 
 #include <plumb/loop.h>
 
@@ -55,6 +61,7 @@ struct mnt {
 	unsigned major, minor;
 	char dir[4096];
 	char fstype[64];
+	char source[4096];
 };
 
 /* Undoes the octal escapes (\040 for a blank) of a mountinfo field. */
@@ -87,15 +94,13 @@ static int each_mount(int (*fn)(const struct mnt *m, void *arg), void *arg)
 		return -ENOMEM;
 	}
 	while (r == 0 && getline(&line, &cap, f) > 0) {
-		char dir[4096], fstype[64];
 		char *sep = strstr(line, " - ");
 		if (!sep ||
-		    sscanf(line, "%*u %*u %u:%u %*s %4095s", &m->major, &m->minor, dir) != 3 ||
-		    sscanf(sep + 3, "%63s", fstype) != 1)
+		    sscanf(line, "%*u %*u %u:%u %*s %4095s", &m->major, &m->minor, m->dir) != 3 ||
+		    sscanf(sep + 3, "%63s %4095s", m->fstype, m->source) != 2)
 			continue;
-		unescape(dir);
-		snprintf(m->dir, sizeof m->dir, "%s", dir);
-		snprintf(m->fstype, sizeof m->fstype, "%s", fstype);
+		unescape(m->dir);
+		unescape(m->source);
 		r = fn(m, arg);
 	}
 	free(m);
@@ -111,10 +116,20 @@ struct mounts_of {
 	char fstype[64];
 };
 
+/* True if @m's source is the block device @maj:@min. */
+static bool source_is(const struct mnt *m, unsigned maj, unsigned min)
+{
+	struct stat st;
+	return !strncmp(m->source, "/dev/", 5) && stat(m->source, &st) == 0 &&
+	       S_ISBLK(st.st_mode) && major(st.st_rdev) == maj && minor(st.st_rdev) == min;
+}
+
 static int collect_mount(const struct mnt *m, void *arg)
 {
 	struct mounts_of *o = arg;
-	if (m->major == o->major && m->minor == o->minor && o->n < 8) {
+	bool ours =
+	        (m->major == o->major && m->minor == o->minor) || source_is(m, o->major, o->minor);
+	if (ours && o->n < 8) {
 		snprintf(o->dirs[o->n++], sizeof o->dirs[0], "%s", m->dir);
 		snprintf(o->fstype, sizeof o->fstype, "%s", m->fstype);
 	}
@@ -174,7 +189,7 @@ static int run_mkfs(const char *fs, const char *label, const char *dev, bool nod
 }
 
 struct probe {
-	char type[32], uuid[64], label[64];
+	char type[32], uuid[64], label[64], version[32];
 	uint64_t block_size;
 	bool found;
 };
@@ -188,7 +203,7 @@ static int probe(const char *path, struct probe *p)
 		return -errno ? -errno : -EIO;
 	blkid_probe_enable_superblocks(pr, 1);
 	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID |
-	                                              BLKID_SUBLKS_TYPE);
+	                                              BLKID_SUBLKS_TYPE | BLKID_SUBLKS_VERSION);
 	int r = blkid_do_safeprobe(pr);
 	if (r == 0) {
 		const char *v;
@@ -199,6 +214,8 @@ static int probe(const char *path, struct probe *p)
 			snprintf(p->uuid, sizeof p->uuid, "%s", v);
 		if (!blkid_probe_lookup_value(pr, "LABEL", &v, NULL))
 			snprintf(p->label, sizeof p->label, "%s", v);
+		if (!blkid_probe_lookup_value(pr, "VERSION", &v, NULL))
+			snprintf(p->version, sizeof p->version, "%s", v);
 		if (!blkid_probe_lookup_value(pr, "BLOCK_SIZE", &v, NULL))
 			p->block_size = strtoull(v, NULL, 10);
 	}
@@ -206,35 +223,190 @@ static int probe(const char *path, struct probe *p)
 	return r < 0 ? -EIO : 0;
 }
 
-/* The counts of an ext2/3/4 superblock (1024 bytes into @path). */
-struct extsb {
-	uint64_t blocks, free_blocks, inodes, free_inodes, block_size;
-	unsigned state;
+/* ---- filesystems' counts: statvfs when mounted, else the superblock ---- */
+
+/* What `info` prints beyond libblkid's fields.  A zero size or block size
+ * and false flags mean unknown.  The block size is the unit of allocation: the block of
+ * ext2/3/4 and xfs, the sector of btrfs, the cluster of FAT. */
+struct fscount {
+	uint64_t size, used, free, block_size, inodes, free_inodes;
+	bool has_free, has_inodes;
+	int state; /* ext2/3/4: 0 not clean, 1 clean, 2 with errors; -1 none */
 };
+
+static uint16_t le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
 
 static uint32_t le32(const unsigned char *p)
 {
 	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static bool read_ext(const char *path, uint64_t base, struct extsb *s)
+static uint64_t le64(const unsigned char *p)
+{
+	return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+static bool read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+	return pread(fd, buf, len, (off_t)off) == (ssize_t)len;
+}
+
+/* ext2/3/4: the superblock, 1024 bytes in. */
+static bool ext_count(int fd, struct fscount *c)
 {
 	unsigned char b[1024];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t got = pread(fd, b, sizeof b, (off_t)(base + 1024));
-	close(fd);
-	if (got != (ssize_t)sizeof b || b[56] != 0x53 || b[57] != 0xEF)
+	if (!read_at(fd, b, sizeof b, 1024) || b[56] != 0x53 || b[57] != 0xEF)
 		return false;
 	bool is64 = le32(b + 0x64) & 0x80; /* INCOMPAT_64BIT */
-	s->inodes = le32(b + 0);
-	s->blocks = le32(b + 4) | (is64 ? (uint64_t)le32(b + 0x150) << 32 : 0);
-	s->free_blocks = le32(b + 12) | (is64 ? (uint64_t)le32(b + 0x158) << 32 : 0);
-	s->free_inodes = le32(b + 16);
-	s->block_size = 1024ULL << le32(b + 24);
-	s->state = b[58] | b[59] << 8;
+	uint64_t blocks = le32(b + 4) | (is64 ? (uint64_t)le32(b + 0x150) << 32 : 0);
+	uint64_t free_blocks = le32(b + 12) | (is64 ? (uint64_t)le32(b + 0x158) << 32 : 0);
+	c->block_size = 1024ULL << le32(b + 24);
+	c->size = blocks * c->block_size;
+	c->free = free_blocks * c->block_size;
+	c->used = c->free <= c->size ? c->size - c->free : 0;
+	c->has_free = true;
+	c->inodes = le32(b + 0);
+	c->free_inodes = le32(b + 16);
+	c->has_inodes = true;
+	unsigned state = le16(b + 58);
+	c->state = state & 2 ? 2 : state & 1;
 	return true;
+}
+
+/* btrfs: the primary superblock at 64 KiB.  Its bytes_used counts what
+ * data and metadata hold; how much is free depends on the profiles, so
+ * only a mounted btrfs (statvfs) says. */
+static bool btrfs_count(int fd, struct fscount *c)
+{
+	unsigned char b[0xa0];
+	if (!read_at(fd, b, sizeof b, 0x10000) || memcmp(b + 0x40, "_BHRfS_M", 8))
+		return false;
+	c->size = le64(b + 0x70);
+	c->used = le64(b + 0x78);
+	c->block_size = le32(b + 0x90);
+	return true;
+}
+
+/* xfs: the superblock at 0 (big-endian).  Its free count is exact once the
+ * filesystem was cleanly unmounted; mounted, statvfs is asked instead. */
+static bool xfs_count(int fd, struct fscount *c)
+{
+	unsigned char b[0x98];
+	if (!read_at(fd, b, sizeof b, 0) || memcmp(b, "XFSB", 4))
+		return false;
+	c->block_size = be32(b + 4);
+	c->size = be64(b + 8) * c->block_size;
+	c->free = be64(b + 0x90) * c->block_size;
+	c->used = c->free <= c->size ? c->size - c->free : 0;
+	c->has_free = true;
+	return true;
+}
+
+/* Counts the free clusters of a FAT: entries 2 .. @clusters + 1 of the
+ * table at byte @at, @bits wide, read a piece at a time; false on a short
+ * read. */
+static bool fat_free(int fd, uint64_t at, uint64_t clusters, unsigned bits, uint64_t *nfree)
+{
+	unsigned char b[12288]; /* a multiple of 3 bytes (two FAT12 entries) and of 4 */
+	uint64_t n = clusters + 2, i = 0;
+	*nfree = 0;
+	while (i < n) {
+		uint64_t per = sizeof b * 8 / bits, k = n - i < per ? n - i : per;
+		size_t len = (size_t)((k * bits + 7) / 8);
+		if (!read_at(fd, b, len, at))
+			return false;
+		at += len;
+		for (uint64_t j = 0; j < k; j++, i++) {
+			uint32_t v;
+			if (bits == 12) {
+				const unsigned char *e = b + j * 3 / 2;
+				v = j & 1 ? (e[0] >> 4 | e[1] << 4) : (e[0] | (e[1] & 0x0f) << 8);
+			} else if (bits == 16) {
+				v = le16(b + j * 2);
+			} else {
+				v = le32(b + j * 4) & 0x0fffffff;
+			}
+			*nfree += i >= 2 && v == 0;
+		}
+	}
+	return true;
+}
+
+/* FAT12/16/32: the boot sector's geometry, and the first table for the
+ * free clusters (FAT32's FSInfo hint may be stale or unset). */
+static bool fat_count(int fd, struct fscount *c)
+{
+	unsigned char b[512];
+	if (!read_at(fd, b, sizeof b, 0) || b[510] != 0x55 || b[511] != 0xaa)
+		return false;
+	unsigned bps = le16(b + 11), spc = b[13], reserved = le16(b + 14), fats = b[16];
+	uint64_t total = le16(b + 19) ? le16(b + 19) : le32(b + 32);
+	uint64_t fatsz = le16(b + 22) ? le16(b + 22) : le32(b + 36);
+	uint64_t rootsec = (le16(b + 17) * 32ULL + bps - 1) / (bps ? bps : 1);
+	if (bps < 512 || bps > 4096 || (bps & (bps - 1)) || !spc || (spc & (spc - 1)) ||
+	    !reserved || !fats || !fatsz)
+		return false;
+	uint64_t meta = reserved + fats * fatsz + rootsec;
+	if (meta >= total)
+		return false;
+	uint64_t clusters = (total - meta) / spc, nfree;
+	unsigned bits = clusters < 4085 ? 12 : clusters < 65525 ? 16 : 32;
+	if (!fat_free(fd, (uint64_t)reserved * bps, clusters, bits, &nfree))
+		return false;
+	c->block_size = (uint64_t)bps * spc;
+	c->size = clusters * c->block_size;
+	c->free = nfree * c->block_size;
+	c->used = c->size - c->free;
+	c->has_free = true;
+	return true;
+}
+
+/* The counts in the superblock of @path, a filesystem of @type (libblkid's
+ * name); false if it cannot be read or plumb does not know the type. */
+static bool sb_count(const char *path, const char *type, struct fscount *c)
+{
+	static const struct {
+		const char *type;
+		bool (*count)(int fd, struct fscount *c);
+	} readers[] = {{"ext2", ext_count},    {"ext3", ext_count}, {"ext4", ext_count},
+	               {"btrfs", btrfs_count}, {"xfs", xfs_count},  {"vfat", fat_count}};
+	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+		if (strcmp(type, readers[i].type))
+			continue;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		bool ok = readers[i].count(fd, c);
+		close(fd);
+		return ok;
+	}
+	return false;
+}
+
+/* The kernel's counts of a mounted filesystem, as df shows them. */
+static void vfs_count(const struct statvfs *v, struct fscount *c)
+{
+	c->size = (uint64_t)v->f_blocks * v->f_frsize;
+	c->used = (uint64_t)(v->f_blocks - v->f_bfree) * v->f_frsize;
+	c->free = (uint64_t)v->f_bavail * v->f_frsize;
+	c->has_free = true;
+	c->block_size = v->f_bsize;
+	c->inodes = v->f_files;
+	c->free_inodes = v->f_ffree;
+	c->has_inodes = v->f_files > 0; /* btrfs and FAT have no fixed count */
 }
 
 /* ---- create ---- */
@@ -266,6 +438,10 @@ static int do_mount(const char *dev, const char *dir, const char *fstype, bool r
 			warnx_("%s: not a directory", dir);
 		else if (e == ENOENT)
 			warnx_("%s: no such directory", dir);
+		else if (e == ENODEV)
+			warnx_("cannot mount %s on %s: this kernel has no %s driver "
+			       "(see /proc/filesystems)",
+			       dev, dir, fstype);
 		else
 			warnx_("cannot mount %s (%s) on %s: %s", dev, fstype, dir, strerror(e));
 		return -1;
@@ -406,11 +582,26 @@ static int by_dir(const struct mnt *m, void *arg)
 {
 	struct mnt *want = arg;
 	if (!strcmp(m->dir, want->dir)) {
-		want->major = m->major;
-		want->minor = m->minor;
+		*want = *m;
 		return 1;
 	}
 	return 0;
+}
+
+/* The loop device mounted as @m into @dev: its source when that is a loop
+ * device, else the one its major:minor names; false if neither is one. */
+static bool loop_of_mount(const struct mnt *m, char *dev, size_t len)
+{
+	struct stat st;
+	if (!strncmp(m->source, "/dev/", 5) && stat(m->source, &st) == 0 && S_ISBLK(st.st_mode) &&
+	    major(st.st_rdev) == LOOP_MAJOR) {
+		snprintf(dev, len, "%s", m->source);
+		return true;
+	}
+	if (m->major != LOOP_MAJOR)
+		return false;
+	snprintf(dev, len, "/dev/loop%u", m->minor);
+	return true;
 }
 
 /* Unmounts every mount of @dev and detaches it; 0 or 1 (exit status). */
@@ -482,24 +673,26 @@ static int umount_cmd(int argc, char **argv)
 	}
 	snprintf(want->dir, sizeof want->dir, "%s", real);
 	free(real);
-	int found = each_mount(by_dir, want);
-	unsigned maj = want->major, min = want->minor;
+	char dev[4096];
+	bool found = each_mount(by_dir, want) == 1 && loop_of_mount(want, dev, sizeof dev);
 	free(want);
-	if (found != 1 || maj != 7) {
+	if (!found) {
 		warnx_("%s: not a mount point of a loop device", what);
 		return 1;
 	}
-	char dev[32];
-	snprintf(dev, sizeof dev, "/dev/loop%u", min);
 	return release(dev);
 }
 
 /* ---- info / list ---- */
 
-static void print_size(const char *what, double n)
+/* "what: 1.5 MiB", or with @bytes "what: 1572864". */
+static void print_size(const char *what, uint64_t n, bool bytes)
 {
 	char buf[32];
-	format_bytes(buf, sizeof buf, n);
+	if (bytes)
+		snprintf(buf, sizeof buf, "%llu", (unsigned long long)n);
+	else
+		format_bytes(buf, sizeof buf, (double)n);
 	printf("%s: %s\n", what, buf);
 }
 
@@ -539,11 +732,19 @@ static bool mounted_dir(const char *what, char *dir, size_t len)
 
 static int info_cmd(int argc, char **argv)
 {
-	if (argc != 2) {
-		warnx_("usage: plumb image info FILE|DEVICE");
+	static const struct option lo[] = {{"bytes", no_argument, NULL, 'b'}, {NULL, 0, NULL, 0}};
+	bool bytes = false;
+	int o;
+	while ((o = getopt_long(argc, argv, "b", lo, NULL)) != -1) {
+		if (o != 'b')
+			return 1;
+		bytes = true;
+	}
+	if (optind + 1 != argc) {
+		warnx_("usage: plumb image info [--bytes] FILE|DEVICE");
 		return 1;
 	}
-	const char *what = argv[1];
+	const char *what = argv[optind];
 	struct probe p;
 	if (access(what, R_OK) < 0) {
 		warnx_("%s: %s", what, strerror(errno));
@@ -553,33 +754,42 @@ static int info_cmd(int argc, char **argv)
 		warnx_("%s: no filesystem found", what);
 		return 1;
 	}
-	printf("filesystem: %s\nuuid: %s\nlabel: %s\n", p.type, p.uuid, p.label);
-	struct extsb sb;
+	printf("filesystem: %s\n", p.type);
+	if (p.version[0])
+		printf("version: %s\n", p.version);
+	printf("uuid: %s\nlabel: %s\n", p.uuid, p.label);
+
+	struct fscount c = {.state = -1};
+	bool known = sb_count(what, p.type, &c);
 	char dir[4096];
-	bool ext = !strncmp(p.type, "ext", 3) && read_ext(what, 0, &sb);
 	struct statvfs vfs;
-	if (mounted_dir(what, dir, sizeof dir) && statvfs(dir, &vfs) == 0) {
-		/* Mounted: the kernel's counts are current, the superblock's may lag. */
-		print_size("size", (double)vfs.f_blocks * vfs.f_frsize);
-		print_size("used", (double)(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize);
-		print_size("free", (double)vfs.f_bavail * vfs.f_frsize);
-		printf("block size: %lu\ninodes: %llu\nfree inodes: %llu\nmounted: %s\n",
-		       vfs.f_bsize, (unsigned long long)vfs.f_files,
-		       (unsigned long long)vfs.f_ffree, dir);
-	} else if (ext) {
-		print_size("size", (double)(sb.blocks * sb.block_size));
-		print_size("used", (double)((sb.blocks - sb.free_blocks) * sb.block_size));
-		print_size("free", (double)(sb.free_blocks * sb.block_size));
-		printf("block size: %llu\ninodes: %llu\nfree inodes: %llu\n",
-		       (unsigned long long)sb.block_size, (unsigned long long)sb.inodes,
-		       (unsigned long long)sb.free_inodes);
-	} else if (p.block_size) {
-		printf("block size: %llu\n", (unsigned long long)p.block_size);
+	bool mounted = mounted_dir(what, dir, sizeof dir) && statvfs(dir, &vfs) == 0;
+	if (mounted) {
+		/* The kernel's counts are current; a mounted superblock's may lag.
+		 * The state stays the superblock's. */
+		struct fscount k = {.state = c.state};
+		vfs_count(&vfs, &k);
+		c = k;
+	} else if (!known) {
+		c.block_size = p.block_size; /* libblkid's, all there is */
 	}
-	if (ext)
-		printf("state: %s\n", sb.state & 2   ? "with errors"
-		                      : sb.state & 1 ? "clean"
+	if (c.size) {
+		print_size("size", c.size, bytes);
+		print_size("used", c.used, bytes);
+		if (c.has_free)
+			print_size("free", c.free, bytes);
+	}
+	if (c.block_size)
+		printf("block size: %llu\n", (unsigned long long)c.block_size);
+	if (c.has_inodes)
+		printf("inodes: %llu\nfree inodes: %llu\n", (unsigned long long)c.inodes,
+		       (unsigned long long)c.free_inodes);
+	if (c.state >= 0)
+		printf("state: %s\n", c.state == 2   ? "with errors"
+		                      : c.state == 1 ? "clean"
 		                                     : "not clean");
+	if (mounted)
+		printf("mounted: %s\n", dir);
 	return 0;
 }
 
@@ -666,7 +876,7 @@ static void usage(FILE *out)
 	        "                          [--allocate] [--keep]\n"
 	        "       plumb image mount [-r] [-t TYPE] FILE DIR\n"
 	        "       plumb image umount DIR|FILE|DEVICE\n"
-	        "       plumb image info FILE|DEVICE\n"
+	        "       plumb image info [--bytes] FILE|DEVICE\n"
 	        "       plumb image list [--json]\n\n"
 	        "A file as a filesystem: create, attach, mkfs, mount, and back.\n"
 	        "If a step fails, the steps before it are undone.  See plumb-image(1).\n");

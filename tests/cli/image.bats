@@ -29,6 +29,31 @@ teardown() {
 	done
 }
 
+# field NAME: the value of "NAME: value" in $output.
+field() { sed -n "s/^$1: //p" <<<"$output"; }
+
+# kernel_has FS: the running kernel can mount FS.
+kernel_has() { grep -qw "$1" /proc/filesystems; }
+
+# same_as_df DIR ARG: `plumb image info --bytes ARG` shows the size, used and
+# free bytes df -B1 shows for DIR.  A filesystem may still be settling (btrfs
+# commits in the background): the comparison is made once df gives the same
+# answer before and after plumb's.
+same_as_df() {
+	local try before after size used avail
+	for try in 1 2 3 4 5; do
+		before=$(df -B1 --output=size,used,avail "$1" | tail -1)
+		run "$PLUMB" image info --bytes "$2"
+		after=$(df -B1 --output=size,used,avail "$1" | tail -1)
+		[ "$before" != "$after" ] || break
+		sync
+		sleep 0.5
+	done
+	read -r size used avail <<<"$after"
+	[ "$status" = 0 ] && [ "$(field size)" = "$size" ] && [ "$(field used)" = "$used" ] &&
+		[ "$(field free)" = "$avail" ] || { echo "df: $after"; echo "$output"; return 1; }
+}
+
 # nothing_left FILE: no device is backed by FILE and nothing is mounted under $T.
 nothing_left() {
 	[ -z "$(losetup -l -n --raw -O BACK-FILE | grep -F "$1")" ] || { losetup -a; return 1; }
@@ -75,9 +100,15 @@ nothing_left() {
 	[[ $output == *"inodes: $inodes"* ]]
 	[[ $output == *"block size: $bs"* ]]
 	[[ $output == *"state: clean"* ]]
-	# The file itself probes the same without a device.
-	run "$PLUMB" image info "$T/b.img"
+	# The file itself probes the same without a device; --bytes as dumpe2fs counts.
+	run "$PLUMB" image info --bytes "$T/b.img"
 	[[ $output == *"inodes: $inodes"* ]]
+	blocks=$(tune2fs -l "$dev" | sed -n 's/^Block count: *//p')
+	free=$(tune2fs -l "$dev" | sed -n 's/^Free blocks: *//p')
+	[ "$(field size)" = $((blocks * bs)) ]
+	[ "$(field free)" = $((free * bs)) ]
+	[ "$(field used)" = $(((blocks - free) * bs)) ]
+	[ "$(field version)" = "$(blkid -p -o value -s VERSION "$T/b.img")" ]
 	"$PLUMB" image umount "$T/b.img"
 	nothing_left "$T/b.img"
 }
@@ -96,14 +127,161 @@ nothing_left() {
 	nothing_left "$T/c.img"
 }
 
-@test "xfs, when mkfs.xfs is installed" {
+@test "xfs, when mkfs.xfs is installed: info reads the superblock as xfs_db does" {
 	command -v mkfs.xfs >/dev/null || skip "mkfs.xfs (xfsprogs) is not installed"
+	kernel_has xfs || skip "this kernel has no xfs driver"
 	run "$PLUMB" image create "$T/x.img" --size 300M --fs xfs --label XL --mount "$T/mnt"
 	[ "$status" = 0 ]
 	[ "$(findmnt -n -o FSTYPE "$T/mnt")" = xfs ]
 	[ "$(blkid -o value -s LABEL "$(findmnt -n -o SOURCE "$T/mnt")")" = XL ]
 	"$PLUMB" image umount "$T/mnt"
 	nothing_left "$T/x.img"
+	run "$PLUMB" image info --bytes "$T/x.img"
+	[ "$status" = 0 ]
+	bs=$(xfs_db -r -c 'sb 0' -c 'p blocksize' "$T/x.img" | sed 's/.* = //')
+	dblocks=$(xfs_db -r -c 'sb 0' -c 'p dblocks' "$T/x.img" | sed 's/.* = //')
+	fdblocks=$(xfs_db -r -c 'sb 0' -c 'p fdblocks' "$T/x.img" | sed 's/.* = //')
+	[ "$(field 'block size')" = "$bs" ]
+	[ "$(field size)" = $((dblocks * bs)) ]
+	[ "$(field free)" = $((fdblocks * bs)) ]
+	[ "$(field used)" = $(((dblocks - fdblocks) * bs)) ]
+	[ "$(field label)" = XL ]
+}
+
+@test "btrfs: create --mount; label, UUID and sizes as blkid, df and the superblock have them" {
+	command -v mkfs.btrfs >/dev/null || skip "mkfs.btrfs (btrfs-progs) is not installed"
+	kernel_has btrfs || skip "this kernel has no btrfs driver"
+	run "$PLUMB" image create "$T/bt.img" --size 128MiB --fs btrfs --label BTVOL --mount "$T/mnt"
+	[ "$status" = 0 ]
+	dev=$(field device)
+	[ "$(field filesystem)" = btrfs ]
+	[ "$(findmnt -n -o FSTYPE "$T/mnt")" = btrfs ]
+	[ "$(findmnt -n -o SOURCE "$T/mnt")" = "$dev" ]
+	[ "$(blkid -o value -s TYPE "$dev")" = btrfs ]
+	[ "$(blkid -o value -s UUID "$dev")" = "$(field uuid)" ]
+	[ "$(blkid -o value -s LABEL "$dev")" = BTVOL ]
+	dd if=/dev/urandom of="$T/mnt/data" bs=1M count=8 status=none
+	sync
+	# Mounted: the kernel's counts, byte for byte df's (btrfs mounts carry a
+	# device number of their own: the mount is found by its source).
+	same_as_df "$T/mnt" "$dev"
+	[ "$(field 'block size')" = "$(blkid -o value -s BLOCK_SIZE "$dev")" ]
+	[ "$(field mounted)" = "$T/mnt" ]
+	[[ $output != *inodes* ]] # btrfs has no fixed inode count
+	"$PLUMB" image list --json >"$T/list.json"
+	[ "$(jq -r --arg d "$dev" '.images[] | select(.device == $d) | .mountpoints[0]' "$T/list.json")" = "$T/mnt" ]
+	[ "$(jq -r --arg d "$dev" '.images[] | select(.device == $d) | .fstype' "$T/list.json")" = btrfs ]
+	"$PLUMB" image umount "$T/mnt"
+	nothing_left "$T/bt.img"
+	# Unmounted: the superblock's, as btrfs inspect-internal reads it.
+	run "$PLUMB" image info --bytes "$T/bt.img"
+	[ "$status" = 0 ]
+	sb() { btrfs inspect-internal dump-super "$T/bt.img" | sed -n "s/^$1[[:space:]]*//p"; }
+	[ "$(field size)" = "$(sb total_bytes)" ]
+	[ "$(field used)" = "$(sb bytes_used)" ]
+	[ "$(field used)" -gt $((8 << 20)) ]
+	[ "$(field 'block size')" = "$(sb sectorsize)" ]
+	[ "$(field label)" = BTVOL ]
+	# mount -r and umount FILE find the mount by its source too.
+	dev=$("$PLUMB" image mount -r "$T/bt.img" "$T/mnt")
+	[ "$(findmnt -n -o FSTYPE "$T/mnt")" = btrfs ]
+	[[ $(findmnt -n -o OPTIONS "$T/mnt") == ro,* ]]
+	[ "$(stat -c %s "$T/mnt/data")" = $((8 << 20)) ]
+	"$PLUMB" image umount "$T/bt.img"
+	nothing_left "$T/bt.img"
+}
+
+@test "vfat: create; label, UUID, FAT version as blkid has them; mounted when the kernel can" {
+	command -v mkfs.vfat >/dev/null || skip "mkfs.vfat (dosfstools) is not installed"
+	run "$PLUMB" image create "$T/v.img" --size 64MiB --fs vfat --label MYVOL
+	[ "$status" = 0 ]
+	dev=$(field device)
+	[ "$(field filesystem)" = vfat ]
+	[ "$(blkid -o value -s TYPE "$dev")" = vfat ]
+	[ "$(blkid -o value -s UUID "$dev")" = "$(field uuid)" ]
+	[ "$(blkid -o value -s LABEL "$dev")" = MYVOL ]
+	run "$PLUMB" image info "$dev"
+	[ "$status" = 0 ]
+	[ "$(field version)" = "$(blkid -p -o value -s VERSION "$dev")" ]
+	[ "$(field version)" = FAT16 ]
+	"$PLUMB" image umount "$dev"
+	nothing_left "$T/v.img"
+	if kernel_has vfat; then
+		dev=$("$PLUMB" image mount "$T/v.img" "$T/mnt")
+		[ "$(findmnt -n -o FSTYPE "$T/mnt")" = vfat ]
+		dd if=/dev/zero of="$T/mnt/data" bs=1M count=3 status=none
+		sync
+		same_as_df "$T/mnt" "$T/v.img"
+		"$PLUMB" image umount "$T/mnt"
+		run "$PLUMB" image info --bytes "$T/v.img"
+		fat_matches_fsck "$T/v.img"
+		[ "$(field used)" -ge $((3 << 20)) ]
+	else
+		# This kernel cannot mount FAT: the attach is undone and we are told why.
+		run "$PLUMB" image mount "$T/v.img" "$T/mnt"
+		[ "$status" = 1 ]
+		[[ $output == *"no vfat driver"* ]]
+		run "$PLUMB" image create "$T/v2.img" --size 16M --fs vfat --mount "$T/mnt"
+		[ "$status" = 1 ]
+		[[ $output == *"no vfat driver"* ]]
+		[ ! -e "$T/v2.img" ]
+		nothing_left "$T/v2.img"
+	fi
+	nothing_left "$T/v.img"
+}
+
+# fat_matches_fsck IMG: $output (info --bytes IMG) has the sizes fsck.fat -v reads.
+fat_matches_fsck() {
+	local fsck cl bytes used total
+	# Status 1: on FAT32, mkfs.fat's FSInfo free count leaves out the bad
+	# clusters and fsck.fat says so (plumb counts the table, not the hint).
+	fsck=$(fsck.fat -n -v "$1") || [ $? = 1 ]
+	cl=$(sed -n 's/^ *\([0-9]*\) bytes per cluster$/\1/p' <<<"$fsck")
+	bytes=$(sed -n 's/^ *[0-9]* data clusters (\([0-9]*\) bytes)$/\1/p' <<<"$fsck")
+	read -r used total < <(sed -n 's|.*files, \([0-9]*\)/\([0-9]*\) clusters$|\1 \2|p' <<<"$fsck")
+	[ -n "$cl" ] && [ -n "$bytes" ] && [ -n "$used" ] || { echo "$fsck"; return 1; }
+	[ "$(field 'block size')" = "$cl" ] || { echo "block size: $cl"; return 1; }
+	[ "$(field size)" = "$bytes" ] || { echo "size: $bytes"; return 1; }
+	[ "$(field used)" = $((used * cl)) ] || { echo "used: $((used * cl))"; return 1; }
+	[ "$(field free)" = $(((total - used) * cl)) ] || { echo "free: $(((total - used) * cl))"; return 1; }
+}
+
+@test "vfat info: FAT12, FAT16 and FAT32 sizes and used clusters are fsck.fat's" {
+	command -v mkfs.vfat >/dev/null || skip "mkfs.vfat (dosfstools) is not installed"
+	command -v fsck.fat >/dev/null || skip "fsck.fat (dosfstools) is not installed"
+	# mkfs.fat -l marks clusters bad: used ones, odd and even, without a mount.
+	for spec in "4M FAT12 100 101 102 205 1001" "64M FAT16 1000 1001 1002 5005 20001" \
+		"600M FAT32 10000 10001 10003 50001 300001"; do
+		read -r size version blocks <<<"$spec"
+		rm -f "$T/f.img"
+		truncate -s "$size" "$T/f.img"
+		tr ' ' '\n' <<<"$blocks" >"$T/bad"
+		mkfs.vfat -n "$version" -l "$T/bad" "$T/f.img" >/dev/null
+		run "$PLUMB" image info --bytes "$T/f.img"
+		[ "$status" = 0 ]
+		[ "$(field version)" = "$version" ]
+		[ "$(field version)" = "$(blkid -p -o value -s VERSION "$T/f.img")" ]
+		[ "$(field label)" = "$version" ]
+		[ "$(field uuid)" = "$(blkid -p -o value -s UUID "$T/f.img")" ]
+		[ "$(field used)" -gt 0 ]
+		fat_matches_fsck "$T/f.img"
+	done
+}
+
+@test "rollback: a filesystem mkfs refuses (btrfs too small, a vfat label too long) leaves nothing" {
+	command -v mkfs.btrfs >/dev/null || skip "mkfs.btrfs (btrfs-progs) is not installed"
+	command -v mkfs.vfat >/dev/null || skip "mkfs.vfat (dosfstools) is not installed"
+	run "$PLUMB" image create "$T/small.img" --size 50MiB --fs btrfs
+	[ "$status" = 1 ]
+	[[ $output == *"minimum size"* ]]
+	[[ $output == *"mkfs.btrfs /dev/loop"*" failed"* ]]
+	[ ! -e "$T/small.img" ]
+	nothing_left "$T/small.img"
+	run "$PLUMB" image create "$T/label.img" --size 16MiB --fs vfat --label TWELVE_CHARS --keep
+	[ "$status" = 1 ]
+	[[ $output == *"no longer than 11"* ]]
+	[ -f "$T/label.img" ]
+	nothing_left "$T/label.img"
 }
 
 @test "rollback: a full disk (tiny tmpfs) leaves no file and no device" {
@@ -173,6 +351,15 @@ nothing_left() {
 	run "$PLUMB" image info "$T/exists.img"
 	[ "$status" = 1 ]
 	[[ $output == *"no filesystem"* ]]
+	run "$PLUMB" image info --bytes
+	[ "$status" = 1 ]
+	[[ $output == *"usage: plumb image info [--bytes] FILE|DEVICE"* ]]
+	run "$PLUMB" image info --bogus "$T/exists.img"
+	[ "$status" = 1 ]
+	[[ $output == *"unrecognized option '--bogus'"* ]]
+	run "$PLUMB" image info "$T/missing.img"
+	[ "$status" = 1 ]
+	[[ $output == *"No such file"* ]]
 	run "$PLUMB" image umount "$T/mnt"
 	[ "$status" = 1 ]
 	[[ $output == *"not a mount point of a loop device"* ]]

@@ -212,6 +212,15 @@ ours() {
 	[[ $output == *"need root"* ]]
 }
 
+@test "plumb loop starts without the libraries of other commands (crypto, network, database)" {
+	# losetup-like calls in a loop pay the start-up each time: mapping
+	# libcrypto alone cost about 1 ms of CPU a call (see bench/loop.sh).
+	loaded=$(LD_DEBUG=files "$PLUMB" loop --version 2>&1 >/dev/null | grep -o 'file=[^ ]*' | sort -u)
+	[[ $loaded == *libc.so* ]] # LD_DEBUG works here
+	extra=$(grep -E 'lib(crypto|ssl|curl|pq|sqlite3|expat|zstd|z)\.so' <<<"$loaded" || true)
+	[ -z "$extra" ] || { echo "plumb loop loaded: $extra"; return 1; }
+}
+
 @test "--help and --version" {
 	run "$PLUMB" loop --help
 	[ "$status" = 0 ]

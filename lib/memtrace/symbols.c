@@ -100,7 +100,52 @@ static const char *basename_of(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+static struct mt_symtab *symtab_build(const struct mt_module *mods, size_t nmods);
+
+/*
+ * The last table made, kept (with a reference of its own) for the next
+ * request over the same modules: in a traced program every snapshot and
+ * every get_object_traceback names the same module map, and opening each
+ * module's debug information anew cost ~40 ms a call.  Tables are locked
+ * inside, so sharing one between snapshots and threads is safe.
+ */
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mt_symtab *last;
+
+static bool same_modules(const struct mt_symtab *st, const struct mt_module *mods, size_t n)
+{
+	if (st->nmods != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct mt_module *a = &st->pub[i], *b = &mods[i];
+		if (a->start != b->start || a->end != b->end || a->bias != b->bias ||
+		    strcmp(a->path, b->path ? b->path : "") != 0 ||
+		    a->build_id_len != b->build_id_len ||
+		    (a->build_id_len && memcmp(a->build_id, b->build_id, a->build_id_len) != 0))
+			return false;
+	}
+	return true;
+}
+
 struct mt_symtab *mt_symtab_new(const struct mt_module *mods, size_t nmods)
+{
+	pthread_mutex_lock(&last_lock);
+	struct mt_symtab *st = last && same_modules(last, mods, nmods) ? mt_symtab_ref(last) : NULL;
+	pthread_mutex_unlock(&last_lock);
+	if (st)
+		return st;
+	st = symtab_build(mods, nmods);
+	if (st) {
+		pthread_mutex_lock(&last_lock);
+		struct mt_symtab *old = last;
+		last = mt_symtab_ref(st);
+		pthread_mutex_unlock(&last_lock);
+		mt_symtab_unref(old);
+	}
+	return st;
+}
+
+static struct mt_symtab *symtab_build(const struct mt_module *mods, size_t nmods)
 {
 	struct mt_symtab *st = calloc(1, sizeof *st);
 	if (!st)

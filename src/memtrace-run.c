@@ -417,13 +417,6 @@ fail:
 	_exit(e == ENOENT || e == ENOTDIR ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE);
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- The report ---- */
 
 /* Prints the top @top lines of @s by lineno, indented. */
@@ -436,11 +429,8 @@ static void print_top(const plumb_memtrace_snapshot *s, size_t top)
 		return;
 	}
 	size_t n = top && top < st->n ? top : st->n;
-	char line[1024];
-	for (size_t i = 0; i < n; i++) {
-		plumb_memtrace_stat_format(&st->stats[i], line, sizeof line);
-		fprintf(stderr, "    %s\n", line);
-	}
+	for (size_t i = 0; i < n; i++)
+		mt_print_stat(stderr, "    ", &st->stats[i]);
 	if (n < st->n)
 		fprintf(stderr, "    ... and %zu more\n", st->n - n);
 	if (st->n == 0)
@@ -577,7 +567,7 @@ int mt_cmd_run(int argc, char **argv)
 		return MT_EXIT_FAIL;
 	}
 	time_t since = time(NULL) - 1;
-	double t0 = mono();
+	double t0 = mono_seconds();
 	fflush(NULL);
 	set_forwarding(true);
 	pid_t pid = fork();
@@ -611,7 +601,7 @@ int mt_cmd_run(int argc, char **argv)
 			return MT_EXIT_FAIL;
 		}
 	}
-	double secs = mono() - t0;
+	double secs = mono_seconds() - t0;
 	child_pid = 0;
 	set_forwarding(false);
 	if (n == (ssize_t)sizeof e) {

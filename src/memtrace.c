@@ -631,39 +631,38 @@ static void print_traceback(FILE *f, const plumb_memtrace_traceback *tb)
 	free(buf);
 }
 
-static void print_stat(FILE *f, const plumb_memtrace_stat *st)
+/* Prints one statistic (@st) or difference (@d) in tracemalloc's format on
+ * a line of its own after @indent, however long the line is. */
+static void print_line(FILE *f, const char *indent, const plumb_memtrace_stat *st,
+                       const plumb_memtrace_statdiff *d)
 {
-	char line[1024];
-	size_t n = plumb_memtrace_stat_format(st, line, sizeof line);
-	if (n < sizeof line) {
-		fprintf(f, "%s\n", line);
-		return;
+	char line[1024], *buf = line;
+	size_t n = st ? plumb_memtrace_stat_format(st, line, sizeof line)
+	              : plumb_memtrace_statdiff_format(d, line, sizeof line);
+	if (n >= sizeof line) {
+		buf = malloc(n + 1);
+		if (!buf)
+			return;
+		if (st)
+			plumb_memtrace_stat_format(st, buf, n + 1);
+		else
+			plumb_memtrace_statdiff_format(d, buf, n + 1);
 	}
-	char *big = malloc(n + 1);
-	if (big) {
-		plumb_memtrace_stat_format(st, big, n + 1);
-		fprintf(f, "%s\n", big);
-		free(big);
-	}
+	fprintf(f, "%s%s\n", indent, buf);
+	if (buf != line)
+		free(buf);
 }
 
-static void print_statdiff(FILE *f, const plumb_memtrace_statdiff *st)
+void mt_print_stat(FILE *f, const char *indent, const plumb_memtrace_stat *st)
 {
-	char line[1024];
-	size_t n = plumb_memtrace_statdiff_format(st, line, sizeof line);
-	if (n < sizeof line) {
-		fprintf(f, "%s\n", line);
-		return;
-	}
-	char *big = malloc(n + 1);
-	if (big) {
-		plumb_memtrace_statdiff_format(st, big, n + 1);
-		fprintf(f, "%s\n", big);
-		free(big);
-	}
+	print_line(f, indent, st, NULL);
 }
 
-/* "snapshot 4 (peak) at 0.312 s: 391 KiB in 5 blocks" */
+void mt_print_statdiff(FILE *f, const char *indent, const plumb_memtrace_statdiff *d)
+{
+	print_line(f, indent, NULL, d);
+}
+
 static void print_snapshot_line(FILE *f, const struct pmt_trace *t, long k, size_t size,
                                 size_t count)
 {
@@ -734,7 +733,7 @@ static void report_text(const struct aopts *o, const struct pmt_trace *t, const 
 	printf("[ Top %zu by %s%s ]\n", shown, key_name(o->key),
 	       o->cumulative ? ", cumulative" : "");
 	for (size_t i = 0; i < shown; i++) {
-		print_stat(stdout, &st->stats[i]);
+		mt_print_stat(stdout, "", &st->stats[i]);
 		if (o->key == PLUMB_MEMTRACE_BY_TRACEBACK)
 			print_traceback(stdout, st->stats[i].traceback);
 	}
@@ -879,7 +878,7 @@ static void diff_text(const struct aopts *o, const struct side *a, const struct 
 	printf("[ Top %zu differences by %s%s ]\n", shown, key_name(o->key),
 	       o->cumulative ? ", cumulative" : "");
 	for (size_t i = 0; i < shown; i++) {
-		print_statdiff(stdout, &st->diffs[i]);
+		mt_print_statdiff(stdout, "", &st->diffs[i]);
 		if (o->key == PLUMB_MEMTRACE_BY_TRACEBACK)
 			print_traceback(stdout, st->diffs[i].traceback);
 	}

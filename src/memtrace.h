@@ -85,6 +85,11 @@ struct mt_size {
 };
 struct mt_size mt_size(double bytes);
 
+/* mt_print_stat / mt_print_statdiff - one line of statistics or of a
+ * comparison, as tracemalloc prints it, after @indent; never cut short. */
+void mt_print_stat(FILE *f, const char *indent, const plumb_memtrace_stat *st);
+void mt_print_statdiff(FILE *f, const char *indent, const plumb_memtrace_statdiff *d);
+
 /* Writes @s as a JSON string (quotes included); NULL as null. */
 void mt_json_str(FILE *f, const char *s);
 

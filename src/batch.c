@@ -189,13 +189,6 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void out_of_memory(void)
 {
 	fprintf(stderr, "%s: out of memory\n", prog_name);
@@ -1544,7 +1537,7 @@ static void spawn(struct state *s, struct job *j, char **argv, int out, int err)
 	else if (!path && (rc = find_in_path(argv[0], &found)) == 0)
 		path = found;
 	j->start = now();
-	j->runtime = mono();
+	j->runtime = mono_seconds();
 	if (!rc) {
 		struct child c = {.path = path,
 		                  .argv = argv,
@@ -1734,7 +1727,7 @@ static void check_halt(struct state *s, const struct job *j)
 		s->halt_status = s->failed > MAX_FAILED_STATUS ? MAX_FAILED_STATUS : (int)s->failed;
 	if (o->halt != HALT_NOW)
 		return;
-	double t = mono();
+	double t = mono_seconds();
 	for (struct job *r = s->running; r; r = r->run_next) {
 		kill(-r->pid, SIGTERM);
 		r->killed = r->discard = true;
@@ -1793,7 +1786,7 @@ static bool reap(struct state *s)
 		if (!j)
 			continue;
 		*pp = j->run_next;
-		j->runtime = mono() - j->runtime;
+		j->runtime = mono_seconds() - j->runtime;
 		/* A job stopped by a signal or a timeout may leave processes behind
 		 * in its group that ignored the signal (a shell's background
 		 * children ignore SIGINT): they get a SIGTERM, not to be orphaned. */
@@ -1818,7 +1811,7 @@ static bool reap(struct state *s)
  * returns the nearest deadline still to come, 0 if none. */
 static double check_deadlines(struct state *s)
 {
-	double t = mono(), next = 0;
+	double t = mono_seconds(), next = 0;
 	for (struct job *j = s->running; j; j = j->run_next) {
 		if (!j->deadline)
 			continue;
@@ -1862,7 +1855,7 @@ static void show_bar(struct state *s, bool force)
 {
 	if (!s->bar)
 		return;
-	double t = mono();
+	double t = mono_seconds();
 	if (!force && t - s->bar_at < 0.1)
 		return;
 	s->bar_at = t;
@@ -1935,7 +1928,7 @@ static void run(struct state *s, size_t limit, const sigset_t *unblocked)
 		double next = check_deadlines(s);
 		struct timespec ts, *tp = NULL;
 		if (next) {
-			double d = next - mono();
+			double d = next - mono_seconds();
 			if (d < 0)
 				d = 0;
 			ts.tv_sec = (time_t)d;
@@ -2191,7 +2184,7 @@ static int setup(struct state *s)
 	bool count = s->bar || s->o.halt_pct;
 	if (open_sources(s, count) < 0 || (count && count_jobs(s) < 0))
 		return -1;
-	s->started_at = mono();
+	s->started_at = mono_seconds();
 	s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (s->devnull < 0) {
 		warnx_("/dev/null: %s", strerror(errno));

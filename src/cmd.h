@@ -31,6 +31,9 @@ bool parse_uint(const char *s, uint64_t max, uint64_t *out);
  * tools do); false if malformed or overflowing. */
 bool parse_size(const char *s, uint64_t *out);
 
+/* Seconds on the monotonic clock, for measuring how long things take. */
+double mono_seconds(void);
+
 /* Writes n bytes in a short human form ("1.5 MiB", "512 B") into buf. */
 void format_bytes(char *buf, size_t len, double n);
 

@@ -373,18 +373,11 @@ struct progress {
 	double t0;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void show_progress(struct progress *p)
 {
 	uint64_t rows = atomic_load_explicit(&p->st->rows, memory_order_relaxed);
 	uint64_t bytes = atomic_load_explicit(&p->st->bytes, memory_order_relaxed);
-	double secs = now() - p->t0;
+	double secs = mono_seconds() - p->t0;
 	char b[32], rate[32], pct[32] = "";
 	format_bytes(b, sizeof b, (double)bytes);
 	format_bytes(rate, sizeof rate, secs > 0 ? (double)bytes / secs : 0);
@@ -522,7 +515,7 @@ int cmd_export(int argc, char **argv)
 	struct progress p = {.st = &st,
 	                     .mu = PTHREAD_MUTEX_INITIALIZER,
 	                     .cv = PTHREAD_COND_INITIALIZER,
-	                     .t0 = now()};
+	                     .t0 = mono_seconds()};
 	int show = !s.quiet && (s.progress == 1 || (s.progress == -1 && isatty(STDERR_FILENO)));
 	pthread_t progress_thread;
 	if (show && pthread_create(&progress_thread, NULL, progress_loop, &p) != 0)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cmd.h"
 
@@ -73,4 +74,11 @@ void format_bytes(char *buf, size_t len, double n)
 		snprintf(buf, len, "%.0f B", n);
 	else
 		snprintf(buf, len, "%.1f %s", n, units[i]);
+}
+
+double mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

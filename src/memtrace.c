@@ -589,12 +589,7 @@ static void json_head(FILE *f, const struct pmt_trace *t, const char *path)
 const plumb_memtrace_frame *mt_site_frame(const plumb_memtrace_traceback *tb)
 {
 	static const plumb_memtrace_frame none = {.filename = "<unknown>"};
-	if (!tb || !tb->nframe)
-		return &none;
-	for (size_t i = 0; i < tb->nframe; i++)
-		if (tb->frames[i].lineno)
-			return &tb->frames[i];
-	return &tb->frames[0];
+	return tb && tb->nframe ? mt_key_frame(tb) : &none;
 }
 
 static void json_stat_head(FILE *f, const plumb_memtrace_traceback *tb, size_t size, size_t count)

@@ -73,8 +73,8 @@ long mt_default_snapshot(const struct pmt_trace *t);
 /* mt_snapshot - pmt_trace_snapshot, with a message on failure. */
 plumb_memtrace_snapshot *mt_snapshot(const struct pmt_trace *t, long k, const char *path);
 
-/* mt_site_frame - the frame that names a block: the most recent one with a
- * file:line (as the grouping key is chosen), else the most recent. */
+/* mt_site_frame - the frame that names a block: the grouping key's frame
+ * (mt_key_frame), or an "<unknown>" frame for an empty traceback. */
 const plumb_memtrace_frame *mt_site_frame(const plumb_memtrace_traceback *tb);
 
 /* ---- Text helpers ---- */

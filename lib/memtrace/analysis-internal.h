@@ -177,13 +177,6 @@ void mt_origin_clear(struct mt_origin *o);
 
 /* ---- Grouping and matching ---- */
 
-/* mt_key_frame - the frame statistics by 'filename'/'lineno' and filters
- * (without all_frames) look at: the first frame with a source line, else
- * frame 0 (frame 0 too when that first frame is a process or thread entry
- * point: see snapshot.c).  Never NULL for a traceback of at least one
- * frame. */
-const plumb_memtrace_frame *mt_key_frame(const plumb_memtrace_traceback *tb);
-
 /* mt_fnmatch - Python's fnmatch.fnmatchcase(name, pattern) on POSIX: '*',
  * '?', [seq], [!seq], no escapes, per code point of the UTF-8 text. */
 bool mt_fnmatch(const char *pattern, const char *name);

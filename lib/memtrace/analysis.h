@@ -72,6 +72,14 @@ size_t mt_snapshot_ngroups(const plumb_memtrace_snapshot *s);
 void mt_snapshot_group(const plumb_memtrace_snapshot *s, size_t i, unsigned *domain,
                        const plumb_memtrace_traceback **tb, uint64_t *count, uint64_t *size);
 
+/* mt_key_frame - the frame statistics by 'filename'/'lineno' and filters
+ * (without all_frames) look at, and reports name a block by: the first
+ * frame with a source line outside the C runtime (libc, libstdc++,
+ * libgcc_s, the loader), else frame 0 (frame 0 too when that first frame
+ * is a process or thread entry point: see snapshot.c).  Never NULL for a
+ * traceback of at least one frame. */
+const plumb_memtrace_frame *mt_key_frame(const plumb_memtrace_traceback *tb);
+
 /* ---- Reading trace files ---- */
 
 struct pmt_sample {
@@ -86,8 +94,8 @@ struct pmt_snapshot_info {
 };
 
 struct pmt_summary {
-	uint64_t t_ns, peak, peak_t_ns, leaked_bytes, leaked_blocks, allocs, frees,
-	        bytes_allocated, tracer_memory, untraced_frees;
+	uint64_t t_ns, peak, peak_t_ns, leaked_bytes, leaked_blocks, allocs, frees, bytes_allocated,
+	        tracer_memory, untraced_frees;
 };
 
 /* A whole trace file, read into memory (its raw numbers; symbols are only

@@ -8,9 +8,9 @@
  * snapshots hold groups of blocks (stack, domain) instead of single
  * traces, which sum the same way.  Two rules differ on purpose, both set
  * by the plan shared with the rest of memtrace:
- *  - the "most recent frame" is the first with a source line
- *    (mt_key_frame): a block malloc'ed by libc's strdup belongs to the line
- *    that called strdup, not to "<libc.so.6+0x9a0d7>";
+ *  - the "most recent frame" is the first with a source line outside the
+ *    C runtime (mt_key_frame): a block malloc'ed by libc's strdup belongs
+ *    to the line that called strdup, not to strdup's own;
  *  - cumulative counts a block once per distinct key of its traceback
  *    (CPython counts it once per frame, so recursion counts it again).
  * Sorting follows _sort_key exactly, down to the traceback tie-break,

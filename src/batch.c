@@ -38,7 +38,9 @@
  * Each job runs in its own process group, so that a signal forwarded to it
  * (SIGINT, SIGTERM, or SIGTERM then SIGKILL on --timeout) reaches whatever
  * it started too.  On SIGINT or SIGTERM plumb starts nothing more, forwards
- * the signal, waits for every job, prints their output, and exits 128+N.
+ * the signal, waits for every job, prints their output, stops and reaps
+ * whatever the jobs left running (plumb is their subreaper: reap_orphans),
+ * and exits 128+N.
  *
  * Exit status, as GNU parallel's: 0 when every job succeeded, else the
  * number of failed jobs up to 101; --halt decides it otherwise (see
@@ -56,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1960,6 +1963,69 @@ static void run(struct state *s, size_t limit, const sigset_t *unblocked)
 	}
 }
 
+/* Signals every process whose parent is plumb (jobs' orphans included:
+ * plumb is their subreaper), as /proc lists them; false when none. */
+static bool signal_children(int sig)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	bool any = false;
+	for (char *p = buf, *end; *p; p = end) {
+		long pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (pid > 0 && kill((pid_t)pid, sig) == 0)
+			any = true;
+	}
+	return any;
+}
+
+/*
+ * After a SIGINT or SIGTERM (or --halt now): the jobs are reaped, but what
+ * they started in the background may still be dying, or may have ignored
+ * the signal (or swallowed it, a shell's child caught between fork and
+ * exec).  plumb is their subreaper, so they are its children now: each
+ * gets a SIGTERM, a second later a SIGKILL, and plumb returns only once it
+ * has reaped the last of them.  Nothing is left running behind it.
+ */
+static void reap_orphans(const sigset_t *unblocked)
+{
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		;
+	if (pid < 0) /* ECHILD: none */
+		return;
+	signal_children(SIGTERM);
+	double deadline = mono_seconds() + 1;
+	bool killed = false;
+	for (;;) {
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			;
+		if (pid < 0)
+			return;
+		double left = deadline - mono_seconds();
+		if (left <= 0) {
+			if (killed || !signal_children(SIGKILL))
+				return;
+			killed = true;
+			deadline = mono_seconds() + 1;
+			continue;
+		}
+		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+		ppoll(NULL, 0, &ts, unblocked);
+		caught = 0;
+	}
+}
+
 /* ---- Setting up ---- */
 
 static int cmp_u64(const void *a, const void *b)
@@ -2296,7 +2362,12 @@ int cmd_batch(int argc, char **argv)
 	sigdelset(&unblocked, SIGINT);
 	sigdelset(&unblocked, SIGTERM);
 
+	/* What a job leaves behind when it dies becomes ours to reap, so that
+	 * stopping can wait for it (reap_orphans). */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	run(&s, limit, &unblocked);
+	if (s.stop_signal || (s.halted && s.o.halt == HALT_NOW))
+		reap_orphans(&unblocked);
 
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	sigaction(SIGINT, &old_int, NULL);

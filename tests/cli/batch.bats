@@ -581,6 +581,23 @@ halt_same() {
 	! pgrep -f 'sleep 31.4159' >/dev/null
 }
 
+@test "after SIGTERM, what jobs left in the background dies too, even ignoring TERM or in a session of its own" {
+	cd "$T"
+	job='touch started.$0; (trap "" TERM; exec sleep 29.9792) & setsid sleep 29.9792 & wait'
+	"$PLUMB" batch -j 2 sh -c "$job" ::: 1 2 >"$T/out" 2>&1 &
+	pid=$!
+	for _ in $(seq 200); do
+		[ "$(pgrep -fc '^sleep 29.9792')" -eq 4 ] && break
+		sleep 0.05
+	done
+	[ "$(pgrep -fc '^sleep 29.9792')" -eq 4 ]
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 143 ]
+	! pgrep -f '^sleep 29.9792' >/dev/null
+}
+
 @test "SIGINT too is forwarded, waited for, and gives 130" {
 	command -v python3 >/dev/null || skip "python3 is not installed"
 	cd "$T"

@@ -203,7 +203,7 @@ MT_HIDDEN struct mt_ring *mt_ring_attach(struct mt_thread *t);
 /* mt_ring_room - the ring is full: wait for (or run) a drain. */
 MT_HIDDEN void mt_ring_room(struct mt_ring *r);
 /* mt_ring_check - every MT_RING_CAP/4 events: wake the writer when half
- * full (or drain here when there is no writer). */
+ * full (or drain here when there is no writer, or no CPU for it). */
 MT_HIDDEN void mt_ring_check(struct mt_ring *r);
 /* mt_rings_reap - retires the rings of threads that are gone (unless it
  * looked less than @every_ns ago).  Under mt_drain_lock. */

@@ -1,6 +1,9 @@
 /*
  * postgres.c - the PostgreSQL driver: libpq, COPY, and nothing held whole.
  *
+ * libpq is loaded when the first source is opened (pg-load.h says why);
+ * the PQ calls below go through the table it fills.
+ *
  * A query runs in two steps.  plumb_db_query prepares the statement and
  * describes it (PQprepare + PQdescribePrepared: one round trip each, no
  * rows), which checks the SQL -- errors come back with their position -- and
@@ -36,9 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "pg-internal.h"
+#include "pg-load.h"
 
 enum pg_state {
 	PG_IDLE,    /* no query */
@@ -654,6 +656,9 @@ static const char session_setup[] = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO,
 
 int db_pg_open(plumb_db **out, const char *conninfo, char *err, size_t errlen)
 {
+	int loaded = pg_load(err, errlen);
+	if (loaded < 0)
+		return loaded;
 	struct pg_db *p = calloc(1, sizeof *p);
 	if (!p) {
 		db_put_err(err, errlen, "out of memory");

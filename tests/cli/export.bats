@@ -1193,6 +1193,24 @@ print(p.hostname, p.port or 5432, p.username or "", p.path.lstrip("/"))' "$PLUMB
 		"$(echo "$PLUMB_TEST_PG_URI" | sed 's,//[^@]*@,//nosuchuser@,')" 'select 1'
 }
 
+@test "postgres: libpq is mapped only for a PostgreSQL source; one that cannot load is a clear error" {
+	# An SQLite export maps no libpq (nor its Kerberos, LDAP, GnuTLS...).
+	loaded=$(LD_DEBUG=files "$PLUMB" export "$DB" --table people -q 2>&1 >/dev/null |
+		grep -o 'file=[^ ]*' | sort -u)
+	[[ $loaded == *libc.so* ]] # LD_DEBUG works here
+	! grep -q 'libpq\.so' <<<"$loaded"
+	# dlopen looks in LD_LIBRARY_PATH first: an empty file, then a library
+	# without libpq's functions, stand where libpq would be.
+	mkdir "$T/lib"
+	: >"$T/lib/libpq.so.5"
+	LD_LIBRARY_PATH=$T/lib fails_cleanly 1 \
+		'cannot load the PostgreSQL client library libpq\.so\.5 \(Debian: apt install libpq5\): .*libpq\.so\.5' \
+		'postgresql://plumb@127.0.0.1:1/plumb' 'select 1' -o out.ndjson
+	echo 'int not_libpq;' | cc -shared -x c - -o "$T/lib/libpq.so.5"
+	LD_LIBRARY_PATH=$T/lib fails_cleanly 1 'libpq\.so\.5 has no PQ[a-zA-Z]+: too old a libpq' \
+		'postgresql://plumb@127.0.0.1:1/plumb' 'select 1' -o out.ndjson
+}
+
 # ---- HTTP ----
 
 @test "http: POST streams the export; the sink's byte count and sha256 are the summary's" {

@@ -1,17 +1,16 @@
 /*
  * pipe_http.c - the note "Go: Streaming Data via io.Pipe()" (its HTTP part),
- * in C on libplumb and libcurl.
+ * in C on libplumb.
  *
  *   pipe_http URL
  *
  * A producer thread JSON-encodes two batches of records into a synchronous
  * pipe, one second apart; the main thread POSTs the pipe's read end to URL
- * as one chunked request body (libcurl pulls from the pipe through its read
- * callback, so each batch goes out as it is written, never gathered in
- * memory), then prints the server's reply, as the note's program prints
- * httpbin's.  Exits 1 if the request fails or the server answers non-2xx.
+ * as one chunked request body (plumb_http_send reads the pipe as it sends,
+ * so each batch goes out as it is written, never gathered in memory), then
+ * prints the server's reply, as the note's program prints httpbin's.
+ * Exits 1 if the request fails or the server answers non-2xx.
  */
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,19 +63,6 @@ static void *produce(void *arg)
 	return NULL;
 }
 
-/* libcurl asks for the next piece of the body: hand it what the pipe gives. */
-static size_t read_body(char *buf, size_t size, size_t nitems, void *arg)
-{
-	ssize_t n = plumb_reader_read(arg, buf, size * nitems);
-	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
-}
-
-static size_t print_reply(char *buf, size_t size, size_t nitems, void *arg)
-{
-	(void)arg;
-	return fwrite(buf, size, nitems, stdout) * size;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -84,7 +70,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	plumb_pipe *p = plumb_pipe_new();
-	if (!p || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (!p) {
 		fprintf(stderr, "cannot initialise\n");
 		return 1;
 	}
@@ -94,36 +80,25 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	CURL *curl = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	curl_easy_setopt(curl, CURLOPT_URL, argv[1]);
-	curl_easy_setopt(curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
-	curl_easy_setopt(curl, CURLOPT_READDATA, plumb_pipe_reader(p));
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, print_reply);
-	CURLcode res = curl_easy_perform(curl);
-	long status = 0;
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	/* http.Post(url, "application/json", rdr): the request reads the
+	 * pipe as it goes and sends each read as one chunk. */
+	plumb_http_options o;
+	plumb_http_options_init(&o);
+	o.url = argv[1];
+	o.method = "POST";
+	o.content_type = "application/json";
+	plumb_http_result res;
+	int rc = plumb_http_send(&o, plumb_pipe_reader(p), &res);
 
 	/* Whatever happened, release a producer still blocked in a write. */
-	plumb_pipe_close_read(p, res == CURLE_OK ? 0 : PLUMB_ECLOSED);
+	plumb_pipe_close_read(p, rc == 0 ? 0 : PLUMB_ECLOSED);
 	pthread_join(producer, NULL);
 	plumb_pipe_free(p);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(curl);
-	curl_global_cleanup();
 
-	if (res != CURLE_OK) {
-		fprintf(stderr, "POST %s: %s\n", argv[1], curl_easy_strerror(res));
-		return 1;
-	}
-	if (status < 200 || status > 299) {
-		fprintf(stderr, "POST %s: HTTP status %ld\n", argv[1], status);
-		return 1;
-	}
-	return 0;
+	if (res.reply)
+		fwrite(res.reply, 1, res.reply_len, stdout);
+	if (rc < 0)
+		fprintf(stderr, "%s\n", res.message);
+	plumb_http_result_release(&res);
+	return rc < 0 ? 1 : 0;
 }

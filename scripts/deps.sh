@@ -7,7 +7,7 @@
 # installs.  Uses sudo when not run as root.
 set -euo pipefail
 
-build=(gcc g++ make meson ninja-build pkg-config python3 sqlite3 libssl-dev libcurl4-openssl-dev libsqlite3-dev
+build=(gcc g++ make meson ninja-build pkg-config python3 sqlite3 libssl-dev libsqlite3-dev
 	libpq-dev libexpat1-dev zlib1g-dev libzstd-dev libblkid-dev libdw-dev scdoc)
 check=(libcmocka-dev bats coreutils util-linux bsdutils procps parallel mount e2fsprogs xfsprogs jq sqlite3 gzip zstd curl strace postgresql python3-botocore
 	ceph-mon ceph-osd radosgw ceph-common valgrind chromium dosfstools btrfs-progs)

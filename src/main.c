@@ -6,8 +6,9 @@
  *
  * `plumb export`, `plumb hash` and `plumb image` are programs of their
  * own, plumb-export, plumb-hash and plumb-image, that this one execs:
- * export alone needs libcurl, libpq and the dozens of libraries they pull
- * in, hash alone libcrypto, image alone libblkid, and their loading would
+ * export alone needs SQLite, OpenSSL, zlib, zstd and expat (and libpq with
+ * the dozens of libraries it pulls in, loaded for PostgreSQL sources),
+ * hash alone libcrypto, image alone libblkid, and their loading would
  * otherwise cost every command about 6 ms, 1 ms and 0.1 ms of CPU at
  * start (a batch of short jobs or a loop of losetup-like calls pays that
  * each time).  `plumb memtrace` is plumb-memtrace for the same reason: it

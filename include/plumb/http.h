@@ -4,8 +4,8 @@
  * plumb_http_send reads a plumb_reader to its end and sends what it reads as
  * the body of a single POST (or PUT, or any method) with
  * `Transfer-Encoding: chunked`: the length is never known in advance and
- * nothing is buffered beyond what libcurl holds for one write, so a stream of
- * any size goes through in constant memory.  `Expect: 100-continue` is not
+ * nothing is buffered beyond one chunk (up to 256 KiB, one read of the
+ * reader), so a stream of any size goes through in constant memory.  `Expect: 100-continue` is not
  * used: the body starts right after the headers.
  *
  * Once a byte of the body has been taken from the reader, the request can

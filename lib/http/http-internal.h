@@ -1,50 +1,39 @@
 /*
  * http-internal.h - what the files of lib/http share and nobody else needs.
  *
- * send.c decides whether to try again and what to tell the caller; transfer.c
- * makes one attempt over libcurl and reports what happened in a struct
- * attempt, raw: the curl code, the OS error, who stopped the transfer.
+ * send.c decides whether to try again and what to tell the caller;
+ * transfer.c makes one attempt over client.c's connection and reports what
+ * happened in a struct attempt, raw: the client's failure kind, the OS
+ * error, the reader's error, the reply's status line.
  */
 #ifndef PLUMB_HTTP_INTERNAL_H
 #define PLUMB_HTTP_INTERNAL_H
 
-#include <curl/curl.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <plumb/http.h>
+
+#include "client.h"
 
 /* One request over the wire and how it ended. */
 struct attempt {
 	/* In: what to send. */
 	const plumb_http_options *o;
 	plumb_reader *body;
-	plumb_http_result *res; /* sent, reply and status are updated as it goes */
-	struct curl_slist *headers;
+	plumb_http_result *res; /* sent, reply and status are updated by each attempt */
+	const struct http_url *url;
+	const char **headers; /* Content-Type (unless the caller's has one), the caller's */
+	size_t nheaders;
 	size_t reply_max;
+	struct http_conn *conn; /* kept from attempt to attempt */
 
 	/* Out: how it went. */
-	CURLcode code;
-	long os_errno;         /* CURLINFO_OS_ERRNO when the connection failed */
-	int read_err;          /* the reader's error when its read failed, else 0 */
-	bool cancelled;        /* *o->cancel stopped it */
-	bool stalled;          /* the stall timeout stopped it */
-	bool body_done;        /* the reader reached its end */
-	char status_line[160]; /* "HTTP/1.1 404 Not Found", without CRLF */
-	char errbuf[CURL_ERROR_SIZE];
-
-	/* Private to transfer.c: the stall clock. */
-	int64_t last_move_ns;
-	curl_off_t last_ul, last_dl;
+	struct http_response rs; /* fail, os_err, reader_err, status_line, detail */
 };
 
-/* Runs one attempt with a->o, a->body, a->headers already set; fills the rest.
- * Returns 0 when the transfer finished at the HTTP level (any status), or a
- * negative error when it did not (a->code says why); -ENOMEM if curl could
- * not be set up. */
+/* Runs one attempt with a's inputs set; fills a->rs and a->res.  Returns 0
+ * when a reply came (any status), or -1 with a->rs.fail saying why not. */
 int http_transfer(struct attempt *a);
-
-/* The monotonic clock in nanoseconds. */
-int64_t http_now_ns(void);
 
 #endif

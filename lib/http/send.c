@@ -6,15 +6,15 @@
  * the header list, runs attempts, and turns what an attempt reports into the
  * return code and res->message.  The rule for retrying is the whole point of
  * the shape: once the reader has given a single byte, that byte lives only in
- * libcurl's buffer, so an attempt that fails after it cannot be repeated.  An
- * attempt that failed before (the connection was refused, or the server
- * answered 5xx to a request whose body was still empty) is repeated after an
- * exponential backoff with full jitter.  A reader that already reached its
+ * the connection's send buffer, so an attempt that fails after it cannot be
+ * repeated.  An attempt that failed before (the connection was refused, or
+ * the server answered 5xx to a request whose body was still empty) is
+ * repeated after an exponential backoff with full jitter.  A reader that already reached its
  * end before the failure is read again, and gives its end again (io.h's
  * contract), so an empty body can be retried too.
  *
- * URLs in messages are shown without their query and user info, which may
- * hold secrets (signed URLs, passwords).
+ * URLs in messages are shown without their query, which may hold secrets
+ * (signed URLs); URLs with user info are refused (lib/http/url.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -124,78 +124,49 @@ static int check_options(const plumb_http_options *o, plumb_http_result *res)
 	return 0;
 }
 
-/* Transfer-Encoding, no Expect, Content-Type (unless the caller's headers
- * have one), then the caller's headers. */
-static int build_headers(const plumb_http_options *o, struct curl_slist **out)
+/* Content-Type (unless the caller's headers have one), then the caller's
+ * headers; the client adds Host, User-Agent and Transfer-Encoding.  The
+ * lines point into ct and o. */
+static int build_headers(const plumb_http_options *o, char *ct, size_t ctlen, struct attempt *a)
 {
-	struct curl_slist *l = NULL, *t;
-	char ct[512];
-
-	*out = NULL;
-	l = curl_slist_append(l, "Transfer-Encoding: chunked");
-	if (!l)
+	a->headers = calloc(o->nheaders + 1, sizeof *a->headers);
+	if (!a->headers)
 		return -ENOMEM;
-	if (!(t = curl_slist_append(l, "Expect:")))
-		goto nomem;
-	l = t;
+	a->nheaders = 0;
 	if (o->content_type && !has_header(o, "Content-Type")) {
-		snprintf(ct, sizeof ct, "Content-Type: %s", o->content_type);
-		if (!(t = curl_slist_append(l, ct)))
-			goto nomem;
-		l = t;
+		snprintf(ct, ctlen, "Content-Type: %s", o->content_type);
+		a->headers[a->nheaders++] = ct;
 	}
-	for (size_t i = 0; i < o->nheaders; i++) {
-		if (!(t = curl_slist_append(l, o->headers[i])))
-			goto nomem;
-		l = t;
-	}
-	*out = l;
+	for (size_t i = 0; i < o->nheaders; i++)
+		a->headers[a->nheaders++] = o->headers[i];
 	return 0;
-nomem:
-	curl_slist_free_all(l);
-	return -ENOMEM;
 }
 
 /* ---- Messages ---- */
 
-/* "METHOD scheme://host:port/path", the URL without user info or query. */
-static void describe_request(const plumb_http_options *o, char *out, size_t len)
+/* "METHOD scheme://host[:port]/path", the URL without query (which may hold
+ * a signature; the port when not the scheme's); for a URL that did not parse, what precedes '?' or
+ * '#' and follows any user info. */
+static void describe_request(const plumb_http_options *o, const struct http_url *u, char *out,
+                             size_t len)
 {
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	const char *url = o->url, *sep, *at, *end;
 
-	snprintf(out, len, "%s %s", o->method, o->url);
-	if (!u || curl_url_set(u, CURLUPART_URL, o->url, 0) != CURLUE_OK)
-		goto done;
-	curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-	curl_url_get(u, CURLUPART_HOST, &host, 0);
-	curl_url_get(u, CURLUPART_PORT, &port, 0);
-	curl_url_get(u, CURLUPART_PATH, &path, 0);
-	if (scheme && host)
-		snprintf(out, len, "%s %s://%s%s%s%s", o->method, scheme, host, port ? ":" : "",
-		         port ? port : "", path ? path : "/");
-done:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(path);
-	curl_url_cleanup(u);
-}
-
-/* "host:port" of the URL (the scheme's port when it names none). */
-static void describe_peer(const char *url, char *out, size_t len)
-{
-	CURLU *u = curl_url();
-	char *host = NULL, *port = NULL;
-
-	snprintf(out, len, "the server");
-	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
-		snprintf(out, len, "%s:%s", host, port);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
+	if (u) {
+		snprintf(out, len, "%s %s://%s%.*s", o->method, u->scheme, u->hostport,
+		         (int)u->path_len, u->target);
+		return;
+	}
+	sep = strstr(url, "://");
+	end = url + strcspn(url, "?#");
+	at = sep ? memchr(sep + 3, '@', (size_t)(end - sep - 3)) : NULL;
+	if (at && memchr(sep + 3, '/', (size_t)(at - sep - 3)))
+		at = NULL;
+	if (at)
+		snprintf(out, len, "%s %.*s%.*s", o->method, (int)(sep + 3 - url), url,
+		         (int)(end - at - 1), at + 1);
+	else
+		snprintf(out, len, "%s %.*s", o->method, (int)(end - url), url);
 }
 
 /* The first non-empty line of the reply, at most max bytes of it. */
@@ -216,7 +187,7 @@ static void first_line(const plumb_http_result *res, char *out, size_t max)
 /* "404 Not Found" out of "HTTP/1.1 404 Not Found", or just the number. */
 static void status_text(const struct attempt *a, char *out, size_t len)
 {
-	const char *sp = strchr(a->status_line, ' ');
+	const char *sp = strchr(a->rs.status_line, ' ');
 
 	if (sp && sp[1])
 		snprintf(out, len, "%s", sp + 1);
@@ -239,7 +210,7 @@ static int server_error(const struct attempt *a, const char *req)
 
 static int os_error(const struct attempt *a, int fallback)
 {
-	return a->os_errno > 0 ? -(int)a->os_errno : fallback;
+	return a->rs.os_err > 0 ? -a->rs.os_err : fallback;
 }
 
 /* The error for a transfer that did not finish, and its message. */
@@ -247,68 +218,53 @@ static int transfer_error(const struct attempt *a, const char *req)
 {
 	const plumb_http_options *o = a->o;
 	plumb_http_result *res = a->res;
-	const char *detail = a->errbuf[0] ? a->errbuf : curl_easy_strerror(a->code);
-	char peer[300];
+	const char *peer = a->url->peer, *detail = a->rs.detail;
 	int err;
 
-	describe_peer(o->url, peer, sizeof peer);
-	if (a->read_err) {
+	switch (a->rs.fail) {
+	case HTTP_FAIL_READER:
 		say(res,
 		    "%s: reading the body failed after %llu bytes: %s; the request was cut short",
-		    req, (unsigned long long)res->sent, plumb_strerror(a->read_err));
-		return a->read_err;
-	}
-	if (a->cancelled) {
+		    req, (unsigned long long)res->sent, plumb_strerror(a->rs.reader_err));
+		return a->rs.reader_err;
+	case HTTP_FAIL_STOPPED:
 		say(res, "%s: cancelled after %llu bytes of the body", req,
 		    (unsigned long long)res->sent);
 		return -ECANCELED;
-	}
-	if (a->stalled) {
+	case HTTP_FAIL_STALL:
 		say(res,
 		    "%s: %s took no data and sent nothing for %ld ms (after %llu bytes of the "
 		    "body)",
 		    req, peer, o->stall_timeout_ms, (unsigned long long)res->sent);
 		return -ETIMEDOUT;
-	}
-	switch (a->code) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-		say(res, "%s: cannot resolve the host name of %s", req, peer);
+	case HTTP_FAIL_RESOLVE:
+		say(res, "%s: cannot resolve the host name of %s: %s", req, peer, detail);
 		return -EHOSTUNREACH;
-	case CURLE_COULDNT_CONNECT:
+	case HTTP_FAIL_CONNECT:
 		err = os_error(a, -ECONNREFUSED);
 		say(res, "%s: cannot connect to %s: %s", req, peer, plumb_strerror(err));
 		return err;
-	case CURLE_OPERATION_TIMEDOUT:
+	case HTTP_FAIL_CONNECT_TIME:
 		say(res, "%s: %s did not answer within %ld ms", req, peer, o->connect_timeout_ms);
 		return -ETIMEDOUT;
-	case CURLE_SEND_ERROR:
+	case HTTP_FAIL_SEND:
 		err = os_error(a, -EPIPE);
 		say(res, "%s: %s closed the connection after %llu bytes of the body: %s", req, peer,
 		    (unsigned long long)res->sent, plumb_strerror(err));
 		return err;
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
+	case HTTP_FAIL_RECV:
 		err = os_error(a, -ECONNRESET);
 		say(res, "%s: %s dropped the connection after %llu bytes of the body: %s", req,
 		    peer, (unsigned long long)res->sent, detail);
 		return err;
-	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		say(res, "%s: bad URL: %s", req, detail);
-		return -EINVAL;
-	case CURLE_OUT_OF_MEMORY:
-		say(res, "%s: out of memory", req);
+	case HTTP_FAIL_NOMEM:
+		say(res, "%s: %s", req, detail[0] ? detail : "out of memory");
 		return -ENOMEM;
-	case CURLE_WRITE_ERROR:
-		say(res, "%s: out of memory while keeping the reply", req);
-		return -ENOMEM;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CIPHER:
+	case HTTP_FAIL_TLS:
 		say(res, "%s: TLS with %s failed: %s", req, peer, detail);
+		return -EPROTO;
+	case HTTP_FAIL_PROTOCOL:
+		say(res, "%s: %s answered something that is not HTTP/1.x: %s", req, peer, detail);
 		return -EPROTO;
 	default:
 		say(res, "%s: %s", req, detail);
@@ -321,17 +277,14 @@ static int transfer_error(const struct attempt *a, const char *req)
 /* Worth another attempt, if nothing was read from the body yet. */
 static bool transient(const struct attempt *a, int rc)
 {
-	if (a->read_err || a->cancelled)
-		return false;
 	if (rc == PLUMB_ESERVER)
 		return a->res->status == 408 || a->res->status == 429 || a->res->status >= 500;
-	switch (a->code) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
+	switch (a->rs.fail) {
+	case HTTP_FAIL_RESOLVE:
+	case HTTP_FAIL_CONNECT:
+	case HTTP_FAIL_CONNECT_TIME:
+	case HTTP_FAIL_SEND:
+	case HTTP_FAIL_RECV:
 		return true;
 	default:
 		return false;
@@ -376,20 +329,10 @@ static bool backoff(const plumb_http_options *o, int attempt)
 
 static int one_attempt(struct attempt *a, const char *req)
 {
-	int rc;
-
-	a->read_err = 0;
-	a->cancelled = a->stalled = a->body_done = false;
-	a->os_errno = 0;
 	a->res->status = 0;
 	a->res->reply_len = a->res->reply_size = 0;
 	a->res->attempts++;
-	rc = http_transfer(a);
-	if (rc == -ENOMEM && a->code == CURLE_OK) {
-		say(a->res, "%s: out of memory", req);
-		return rc;
-	}
-	if (rc < 0)
+	if (http_transfer(a) < 0)
 		return transfer_error(a, req);
 	if (a->res->status >= 200 && a->res->status < 300)
 		return 0;
@@ -399,8 +342,9 @@ static int one_attempt(struct attempt *a, const char *req)
 int plumb_http_send(const plumb_http_options *opts, plumb_reader *body, plumb_http_result *res)
 {
 	plumb_http_options o = *opts;
+	struct http_url url;
 	struct attempt a;
-	char req[600];
+	char req[600], ct[512], why[256];
 	int rc;
 
 	memset(res, 0, sizeof *res);
@@ -410,16 +354,29 @@ int plumb_http_send(const plumb_http_options *opts, plumb_reader *body, plumb_ht
 		o.reply_max = PLUMB_HTTP_REPLY_MAX;
 	if ((rc = check_options(&o, res)) < 0)
 		return rc;
+	switch (http_url_parse(o.url, &url, why, sizeof why)) {
+	case HTTP_URL_OK:
+		break;
+	case HTTP_URL_NOMEM:
+		say(res, "out of memory");
+		return -ENOMEM;
+	default:
+		describe_request(&o, NULL, req, sizeof req);
+		say(res, "%s: bad URL: %s", req, why);
+		return -EINVAL;
+	}
 	memset(&a, 0, sizeof a);
 	a.o = &o;
 	a.body = body;
 	a.res = res;
+	a.url = &url;
 	a.reply_max = o.reply_max;
-	if ((rc = build_headers(&o, &a.headers)) < 0) {
+	if (build_headers(&o, ct, sizeof ct, &a) < 0 || !(a.conn = http_conn_new())) {
 		say(res, "out of memory");
-		return rc;
+		rc = -ENOMEM;
+		goto out;
 	}
-	describe_request(&o, req, sizeof req);
+	describe_request(&o, &url, req, sizeof req);
 	for (int attempt = 0;; attempt++) {
 		rc = one_attempt(&a, req);
 		if (rc == 0 || res->sent > 0 || attempt >= o.retries || !transient(&a, rc))
@@ -436,6 +393,10 @@ int plumb_http_send(const plumb_http_options *opts, plumb_reader *body, plumb_ht
 		snprintf(res->message + n, sizeof res->message - n, " (%d attempts)",
 		         res->attempts);
 	}
-	curl_slist_free_all(a.headers);
+out:
+	http_response_release(&a.rs);
+	http_conn_free(a.conn);
+	free(a.headers);
+	http_url_release(&url);
 	return rc;
 }

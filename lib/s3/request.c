@@ -1,29 +1,22 @@
 /*
- * request.c - one signed S3 request over libcurl, retried while that may help.
+ * request.c - one signed S3 request over lib/http's client, retried while
+ * that may help.
  *
- * Signing is libcurl's (CURLOPT_AWS_SIGV4, "aws:amz:REGION:s3"), fed so that
- * what libcurl 7.88 signs is what S3 checks.  Its signer, as 7.88 has it:
- *  - takes the query string exactly as given for the canonical query: it
- *    neither sorts the parameters nor adds the '=' of a bare key.  So every
- *    query here is written canonical already: keys sorted ("partNumber=1&
- *    uploadId=..."), values percent-encoded by our rules, and "uploads=" with
- *    its '=' (S3 reads "?uploads=" as it reads "?uploads");
- *  - never computes the payload hash of a body it reads through a callback,
- *    and sends no x-amz-content-sha256 of its own; but when the request
- *    carries that header, it signs with its value.  So every request carries
- *    it, with the hex SHA-256 of the body, which we have: the worker hashes
- *    each part anyway for Content-MD5 and x-amz-checksum-sha256.  (S3 then
- *    checks the body against it, so UNSIGNED-PAYLOAD would only lose a check.)
- *  - signs every header in CURLOPT_HTTPHEADER, including the empty ones that
- *    only tell libcurl not to send a header ("Expect:"): those would be
- *    signed but never sent, and the server's signature would differ.  So no
- *    such header is used; libcurl's own "Expect: 100-continue" on large
- *    bodies is added after signing and is not signed, which S3 allows (and
- *    the 100 lets the server refuse a part before it is sent).
- *  - uses the path as given for the canonical URI; url.c encodes the key
- *    canonically and CURLOPT_PATH_AS_IS keeps libcurl from merging "./" and
- *    "//" in it.
- * tests/unit/test_s3.c holds the signatures against botocore's signer.
+ * Signing is ours (sigv4.c).  Every request carries x-amz-date, and
+ * x-amz-content-sha256 with the hex SHA-256 of its body, which we have: the
+ * worker hashes each part anyway for Content-MD5 and x-amz-checksum-sha256
+ * (S3 then checks the body against it, so UNSIGNED-PAYLOAD would only lose a
+ * check); and x-amz-security-token with session credentials.  Every header
+ * the request sends is signed but User-Agent and Content-Length, which the
+ * client adds after (S3 and radosgw sign what they are told is signed).
+ * Queries are written canonical by the callers: keys sorted
+ * ("partNumber=1&uploadId=..."), values percent-encoded by our rules, and
+ * "uploads=" with its '=' (S3 reads "?uploads=" as it reads "?uploads"); the
+ * path is url.c's, encoded canonically, and the client sends both byte for
+ * byte, so "./" and "//" in keys stay what they are.  No Expect:
+ * 100-continue: a refused part is answered early and the client stops
+ * sending it.  tests/unit/test_s3.c holds the signatures against botocore's
+ * signer.
  *
  * Retries: a request that fails in a way that may pass (the connection could
  * not be made or was lost, the server stalled, 5xx, 429, 503 SlowDown, 400
@@ -31,9 +24,9 @@
  * CompleteMultipartUpload may answer) is made again after an exponential
  * backoff with full jitter.  The body is always the caller's memory, so a
  * retry resends exactly the same bytes.  The caller's cancel flag and the
- * upload's stop flag end a request within a second (libcurl calls the
- * progress callback about that often) and end a backoff within 20 ms; an
- * abort request (must_finish) ignores both.
+ * upload's stop flag end a request within 100 ms (the client polls that
+ * often) and end a backoff within 20 ms; an abort request (must_finish)
+ * ignores both.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -80,193 +73,99 @@ static bool must_stop(struct s3_client *cl, const struct s3_request *rq)
 	       (s3_cancelled(cl) || atomic_load_explicit(&cl->stop, memory_order_relaxed));
 }
 
-/* ---- libcurl's callbacks ---- */
+int s3_add_header(struct s3_request *rq, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rq->nheaders >= sizeof rq->headers / sizeof rq->headers[0])
+		return -ENOSPC;
+	va_start(ap, fmt);
+	vsnprintf(rq->headers[rq->nheaders++], sizeof rq->headers[0], fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* ---- The client's callbacks ---- */
 
 struct call {
 	struct s3_client *cl;
 	struct s3_request *rq;
 };
 
-static size_t send_body(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct s3_request *rq = ((struct call *)arg)->rq;
-	size_t n = size * nitems, left = rq->len - rq->off;
-
-	if (n > left)
-		n = left;
-	memcpy(buf, rq->body + rq->off, n);
-	rq->off += n;
-	return n;
-}
-
-/* libcurl rewinds the body when it must send it again on the same request
- * (after a 100-continue is refused, for one). */
-static int seek_body(void *arg, curl_off_t off, int origin)
-{
-	struct s3_request *rq = ((struct call *)arg)->rq;
-
-	if (origin != SEEK_SET || off < 0 || (size_t)off > rq->len)
-		return CURL_SEEKFUNC_CANTSEEK;
-	rq->off = (size_t)off;
-	return CURL_SEEKFUNC_OK;
-}
-
-static size_t on_reply(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct s3_request *rq = ((struct call *)arg)->rq;
-	size_t n = size * nmemb, have = plumb_buffer_len(&rq->reply);
-	size_t take = have >= REPLY_MAX ? 0 : REPLY_MAX - have < n ? REPLY_MAX - have : n;
-
-	if (take && plumb_buffer_append(&rq->reply, data, take) < 0)
-		return 0;
-	return n;
-}
-
-/* A value of header name in line (name without regard to case), trimmed,
- * into out; false if line is another header. */
-static bool header_value(const char *line, size_t n, const char *name, char *out, size_t cap)
-{
-	size_t len = strlen(name), i;
-
-	if (n <= len || strncasecmp(line, name, len) != 0 || line[len] != ':')
-		return false;
-	line += len + 1;
-	n -= len + 1;
-	while (n > 0 && (*line == ' ' || *line == '\t' || *line == '"'))
-		line++, n--;
-	while (n > 0 && strchr(" \t\r\n\"", line[n - 1]))
-		n--;
-	i = n < cap ? n : cap - 1;
-	memcpy(out, line, i);
-	out[i] = '\0';
-	return true;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct s3_request *rq = ((struct call *)arg)->rq;
-	size_t n = size * nmemb;
-
-	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-		/* A new response (the final one after a 100 Continue). */
-		rq->etag[0] = '\0';
-		plumb_buffer_reset(&rq->reply);
-		return n;
-	}
-	header_value(data, n, "ETag", rq->etag, sizeof rq->etag);
-	return n;
-}
-
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+static bool stop_requested(void *arg)
 {
 	struct call *call = arg;
-	struct s3_request *rq = call->rq;
-	int64_t now = now_ns();
 
-	(void)dltotal;
-	(void)ultotal;
-	if (must_stop(call->cl, rq)) {
-		rq->stopped = true;
-		return 1;
-	}
-	if (ulnow != rq->last_ul || dlnow != rq->last_dl) {
-		rq->last_ul = ulnow;
-		rq->last_dl = dlnow;
-		rq->last_move_ns = now;
-	} else if (now - rq->last_move_ns >= (int64_t)call->cl->o->stall_timeout_ms * 1000000) {
-		rq->stalled = true;
-		return 1;
-	}
-	return 0;
+	return must_stop(call->cl, call->rq);
+}
+
+/* Keeps the ETag, trimmed of its quotes. */
+static void on_header(void *arg, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	struct s3_request *rq = ((struct call *)arg)->rq;
+	size_t n;
+
+	if (nlen != 4 || strncasecmp(name, "ETag", 4) != 0)
+		return;
+	while (vlen > 0 && *value == '"')
+		value++, vlen--;
+	while (vlen > 0 && value[vlen - 1] == '"')
+		vlen--;
+	n = vlen < sizeof rq->etag ? vlen : sizeof rq->etag - 1;
+	memcpy(rq->etag, value, n);
+	rq->etag[n] = '\0';
 }
 
 /* ---- Setting up a request ---- */
 
-/* x-amz-content-sha256, the session token, then the request's own. */
-static struct curl_slist *build_headers(struct s3_client *cl, struct s3_request *rq)
+/* x-amz-date, x-amz-content-sha256, the session token, the request's own
+ * headers, and the Authorization that signs them all (and Host); into
+ * lines (pointers into store).  0 or < 0. */
+static int sign(struct s3_client *cl, struct s3_request *rq, const struct http_url *u,
+                char store[][600], const char **lines, size_t *nlines)
 {
 	static const char empty_sha256[] =
 	        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-	char line[128];
-	struct curl_slist *l, *t;
+	const char *sha = rq->sha256_hex ? rq->sha256_hex : empty_sha256;
+	char date[20], auth[512];
+	struct s3_sigv4 sv;
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t n = 0;
+	int rc;
 
-	snprintf(line, sizeof line, "x-amz-content-sha256: %s",
-	         rq->sha256_hex ? rq->sha256_hex : empty_sha256);
-	if (!(l = curl_slist_append(NULL, line)))
-		return NULL;
-	if (cl->token_header) {
-		if (!(t = curl_slist_append(l, cl->token_header)))
-			goto nomem;
-		l = t;
-	}
-	for (struct curl_slist *h = rq->headers; h; h = h->next) {
-		if (!(t = curl_slist_append(l, h->data)))
-			goto nomem;
-		l = t;
-	}
-	return l;
-nomem:
-	curl_slist_free_all(l);
-	return NULL;
-}
-
-static void set_method(CURL *c, struct s3_request *rq, struct call *call)
-{
-	if (strcmp(rq->method, "HEAD") == 0) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-		return;
-	}
-	if (strcmp(rq->method, "PUT") != 0)
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-	if (strcmp(rq->method, "PUT") != 0 && strcmp(rq->method, "POST") != 0)
-		return;
-	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->len);
-	curl_easy_setopt(c, CURLOPT_READFUNCTION, send_body);
-	curl_easy_setopt(c, CURLOPT_READDATA, call);
-	curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_body);
-	curl_easy_setopt(c, CURLOPT_SEEKDATA, call);
-}
-
-static void set_options(CURL *c, struct call *call, const char *url, struct curl_slist *headers)
-{
-	struct s3_client *cl = call->cl;
-	const plumb_s3_options *o = cl->o;
-	char agent[64]; /* libcurl copies it */
-
-	snprintf(agent, sizeof agent, "plumb/%s", plumb_version());
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, agent);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, call->rq->errbuf);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, cl->target->sigv4);
-	curl_easy_setopt(c, CURLOPT_USERNAME, cl->cred->access_key_id);
-	curl_easy_setopt(c, CURLOPT_PASSWORD, cl->cred->secret_access_key);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	if (o->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
-	if (o->insecure) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	set_method(c, call->rq, call);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, call);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, call);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, call);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(store[n], 600, "x-amz-date: %s", date);
+	lines[n] = store[n];
+	n++;
+	snprintf(store[n], 600, "x-amz-content-sha256: %s", sha);
+	lines[n] = store[n];
+	n++;
+	if (cl->token_header)
+		lines[n++] = cl->token_header;
+	for (unsigned i = 0; i < rq->nheaders; i++)
+		lines[n++] = rq->headers[i];
+	sv = (struct s3_sigv4){
+	        .method = rq->method,
+	        .path = u->target,
+	        .path_len = u->path_len,
+	        .query = rq->query,
+	        .host = u->hostport,
+	        .headers = lines,
+	        .nheaders = n,
+	        .payload_sha256_hex = sha,
+	        .access_key = cl->cred->access_key_id,
+	        .secret_key = cl->cred->secret_access_key,
+	        .region = cl->target->region,
+	        .amz_date = date,
+	};
+	if ((rc = s3_sigv4_authorization(&sv, auth, sizeof auth)) < 0)
+		return rc;
+	snprintf(store[S3_MAX_HEADERS], 600, "Authorization: %s", auth);
+	lines[n++] = store[S3_MAX_HEADERS];
+	*nlines = n;
+	return 0;
 }
 
 /* ---- What an attempt's outcome means ---- */
@@ -284,64 +183,54 @@ static bool retryable_code(const char *code)
 }
 
 /* The error of a transfer that did not finish; *again when worth a retry. */
-static int transfer_error(struct s3_client *cl, struct s3_request *rq, CURLcode code, long os_errno,
-                          bool *again)
+static int transfer_error(struct s3_client *cl, struct s3_request *rq,
+                          const struct http_response *rs, bool *again)
 {
 	const char *peer = cl->target->peer;
-	const char *detail = rq->errbuf[0] ? rq->errbuf : curl_easy_strerror(code);
 	int err;
 
 	*again = false;
-	if (rq->stopped) {
+	switch (rs->fail) {
+	case HTTP_FAIL_STOPPED:
 		say(rq, "%s: %s", rq->op,
 		    s3_cancelled(cl) ? "cancelled" : "stopped: the upload is ending");
 		return -ECANCELED;
-	}
-	*again = true;
-	if (rq->stalled) {
-		say(rq, "%s: %s moved no data for %ld ms", rq->op, peer, cl->o->stall_timeout_ms);
-		return -ETIMEDOUT;
-	}
-	switch (code) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-		say(rq, "%s: cannot resolve the host name of %s", rq->op, peer);
-		return -EHOSTUNREACH;
-	case CURLE_COULDNT_CONNECT:
-		err = os_errno > 0 ? -(int)os_errno : -ECONNREFUSED;
-		say(rq, "%s: cannot connect to %s: %s", rq->op, peer, plumb_strerror(err));
-		return err;
-	case CURLE_OPERATION_TIMEDOUT:
-		say(rq, "%s: %s did not answer within %ld ms", rq->op, peer,
-		    cl->o->connect_timeout_ms);
-		return -ETIMEDOUT;
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		say(rq, "%s: the connection to %s was lost: %s", rq->op, peer, detail);
-		return os_errno > 0 ? -(int)os_errno : -ECONNRESET;
+	case HTTP_FAIL_NOMEM:
+		say(rq, "%s: out of memory", rq->op);
+		return -ENOMEM;
+	case HTTP_FAIL_TLS:
+		say(rq, "%s: TLS with %s failed: %s", rq->op, peer, rs->detail);
+		return -EPROTO;
+	case HTTP_FAIL_PROTOCOL:
+		say(rq, "%s: %s answered something that is not HTTP/1.x: %s", rq->op, peer,
+		    rs->detail);
+		return -EPROTO;
+	case HTTP_FAIL_READER: /* no reader here */
+	case HTTP_OK:
+		say(rq, "%s: %s", rq->op, rs->detail);
+		return -EIO;
 	default:
 		break;
 	}
-	*again = false;
-	switch (code) {
-	case CURLE_OUT_OF_MEMORY:
-	case CURLE_WRITE_ERROR:
-		say(rq, "%s: out of memory", rq->op);
-		return -ENOMEM;
-	case CURLE_URL_MALFORMAT:
-		say(rq, "%s: bad URL: %s", rq->op, detail);
-		return -EINVAL;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CIPHER:
-		say(rq, "%s: TLS with %s failed: %s", rq->op, peer, detail);
-		return -EPROTO;
-	default:
-		say(rq, "%s: %s", rq->op, detail);
-		return -EIO;
+	*again = true;
+	switch (rs->fail) {
+	case HTTP_FAIL_STALL:
+		say(rq, "%s: %s moved no data for %ld ms", rq->op, peer, cl->o->stall_timeout_ms);
+		return -ETIMEDOUT;
+	case HTTP_FAIL_RESOLVE:
+		say(rq, "%s: cannot resolve the host name of %s: %s", rq->op, peer, rs->detail);
+		return -EHOSTUNREACH;
+	case HTTP_FAIL_CONNECT:
+		err = rs->os_err > 0 ? -rs->os_err : -ECONNREFUSED;
+		say(rq, "%s: cannot connect to %s: %s", rq->op, peer, plumb_strerror(err));
+		return err;
+	case HTTP_FAIL_CONNECT_TIME:
+		say(rq, "%s: %s did not answer within %ld ms", rq->op, peer,
+		    cl->o->connect_timeout_ms);
+		return -ETIMEDOUT;
+	default: /* SEND, RECV */
+		say(rq, "%s: the connection to %s was lost: %s", rq->op, peer, rs->detail);
+		return rs->os_err > 0 ? -rs->os_err : -ECONNRESET;
 	}
 }
 
@@ -362,30 +251,53 @@ static int reply_error(struct s3_request *rq, bool *again)
 	return PLUMB_ESERVER;
 }
 
-static int attempt(struct s3_client *cl, CURL *c, struct s3_request *rq, const char *url,
-                   struct curl_slist *headers, bool *again)
+static int attempt(struct s3_client *cl, struct http_conn *c, struct s3_request *rq,
+                   const struct http_url *u, bool *again)
 {
 	struct call call = {cl, rq};
-	long os_errno = 0;
-	CURLcode code;
+	char store[S3_MAX_HEADERS + 1][600];
+	const char *lines[S3_MAX_HEADERS + 1];
+	struct http_request hr = {
+	        .method = rq->method,
+	        .url = u,
+	        .headers = lines,
+	        .body = rq->body,
+	        .len = rq->len,
+	        .connect_timeout_ms = cl->o->connect_timeout_ms,
+	        .stall_timeout_ms = cl->o->stall_timeout_ms,
+	        .ca_file = cl->o->ca_file,
+	        .insecure = cl->o->insecure != 0,
+	        .reply_max = REPLY_MAX,
+	        .stop = stop_requested,
+	        .stop_arg = &call,
+	        .on_header = on_header,
+	        .header_arg = &call,
+	};
+	struct http_response rs = {0};
+	int rc;
 
-	rq->off = 0;
-	rq->stalled = rq->stopped = false;
-	rq->errbuf[0] = '\0';
 	rq->etag[0] = '\0';
 	rq->status = 0;
-	rq->last_move_ns = now_ns();
-	rq->last_ul = rq->last_dl = 0;
 	plumb_buffer_reset(&rq->reply);
 	memset(&rq->xml, 0, sizeof rq->xml);
 	rq->attempts++;
 	atomic_fetch_add(&cl->requests, 1);
-	set_options(c, &call, url, headers);
-	code = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-	if (code != CURLE_OK)
-		return transfer_error(cl, rq, code, os_errno, again);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rq->status);
+	if ((rc = sign(cl, rq, u, store, lines, &hr.nheaders)) < 0) {
+		say(rq, "%s: cannot sign the request: %s", rq->op, plumb_strerror(rc));
+		return rc;
+	}
+	if (http_exchange(c, &hr, &rs) < 0) {
+		rc = transfer_error(cl, rq, &rs, again);
+		http_response_release(&rs);
+		return rc;
+	}
+	rq->status = rs.status;
+	if (rs.body_len > 0 && plumb_buffer_append(&rq->reply, rs.body, rs.body_len) < 0) {
+		http_response_release(&rs);
+		say(rq, "%s: out of memory", rq->op);
+		return -ENOMEM;
+	}
+	http_response_release(&rs);
 	if (plumb_buffer_len(&rq->reply) > 0)
 		s3_xml_parse((const char *)plumb_buffer_bytes(&rq->reply),
 		             plumb_buffer_len(&rq->reply), &rq->xml);
@@ -433,27 +345,38 @@ bool s3_backoff(struct s3_client *cl, int attempt, bool must_finish)
 
 /* ---- The call ---- */
 
-int s3_call(struct s3_client *cl, CURL *c, struct s3_request *rq)
+int s3_call(struct s3_client *cl, struct http_conn *c, struct s3_request *rq)
 {
-	struct curl_slist *headers = build_headers(cl, rq);
 	size_t ulen = strlen(cl->target->url), qlen = rq->query ? strlen(rq->query) : 0;
-	char *url = malloc(ulen + qlen + 2);
+	char *url = malloc(ulen + qlen + 2), why[256];
+	struct http_url u = {0};
 	int rc = -ENOMEM;
 
 	rq->attempts = 0;
 	rq->err[0] = '\0';
 	plumb_buffer_init(&rq->reply);
-	if (!headers || !url) {
+	if (!url) {
 		say(rq, "%s: out of memory", rq->op);
 		goto out;
 	}
 	memcpy(url, cl->target->url, ulen + 1);
 	if (rq->query)
 		sprintf(url + ulen, "?%s", rq->query);
+	switch (http_url_parse(url, &u, why, sizeof why)) {
+	case HTTP_URL_OK:
+		break;
+	case HTTP_URL_NOMEM:
+		say(rq, "%s: out of memory", rq->op);
+		goto out;
+	default:
+		say(rq, "%s: bad URL: %s", rq->op, why);
+		rc = -EINVAL;
+		goto out;
+	}
 	for (;;) {
 		bool again = false;
 
-		rc = attempt(cl, c, rq, url, headers, &again);
+		rc = attempt(cl, c, rq, &u, &again);
 		if (rc == 0 || !again || rq->attempts > cl->o->retries)
 			break;
 		if (!s3_backoff(cl, rq->attempts - 1, rq->must_finish)) {
@@ -470,7 +393,7 @@ int s3_call(struct s3_client *cl, CURL *c, struct s3_request *rq)
 		snprintf(rq->err + n, sizeof rq->err - n, " (after %d attempts)", rq->attempts);
 	}
 out:
-	curl_slist_free_all(headers);
+	http_url_release(&u);
 	free(url);
 	return rc;
 }

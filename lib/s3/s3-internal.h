@@ -6,14 +6,15 @@
  *   profile.c    credentials and region from the environment and ~/.aws
  *   digest.c     a part's MD5 and SHA-256 in one pass, hex and base64
  *   xml.c        S3's XML replies (expat) and escaping for the one we send
- *   request.c    one signed S3 request over libcurl, retried with backoff
+ *   sigv4.c      AWS Signature Version 4, SHA-256 and HMAC-SHA256
+ *   request.c    one signed S3 request over lib/http's client, retried
+ *                with backoff
  *   upload.c     plumb_s3_upload: buffers, reading, parts (sent from a
  *                plumb_pool of the batch library), complete/abort
  */
 #ifndef PLUMB_S3_INTERNAL_H
 #define PLUMB_S3_INTERNAL_H
 
-#include <curl/curl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +22,8 @@
 #include <plumb/hash.h>
 #include <plumb/io.h>
 #include <plumb/s3.h>
+
+#include "http/client.h"
 
 /* ---- url.c ---- */
 
@@ -30,10 +33,10 @@ int s3_uri_encode(plumb_buffer *out, const char *s, bool keep_slash);
 
 /* Where the object lives, worked out once per upload. */
 struct s3_target {
-	char *url;      /* scheme://host[:port][/prefix]/[bucket/]encoded-key */
-	char *peer;     /* "host:port", for messages */
-	char *name;     /* "s3://bucket/key", for messages */
-	char sigv4[96]; /* CURLOPT_AWS_SIGV4: "aws:amz:REGION:s3" */
+	char *url;       /* scheme://host[:port][/prefix]/[bucket/]encoded-key */
+	char *peer;      /* "host:port", for messages */
+	char *name;      /* "s3://bucket/key", for messages */
+	char region[65]; /* what requests are signed for */
 };
 
 /* Fills t from o (endpoint, addressing, bucket, key) and region.  0, or
@@ -64,6 +67,33 @@ int s3_digest(struct s3_hasher *h, const void *data, size_t len, struct s3_diges
 
 void s3_hex(const unsigned char *in, size_t n, char *out);    /* out: 2n + 1 */
 void s3_base64(const unsigned char *in, size_t n, char *out); /* out: 4 ceil(n/3) + 1 */
+
+/* ---- sigv4.c ---- */
+
+/* The most headers a signed request carries besides Host. */
+#define S3_MAX_HEADERS 8
+
+/* What a signature covers. */
+struct s3_sigv4 {
+	const char *method;
+	const char *path; /* the canonical URI: the encoded path as sent */
+	size_t path_len;
+	const char *query;          /* canonical (sorted, encoded, "k=" for bare keys) or NULL */
+	const char *host;           /* the Host header's value */
+	const char *const *headers; /* the other headers to sign, "Name: value" */
+	size_t nheaders;
+	const char *payload_sha256_hex;
+	const char *access_key, *secret_key, *region;
+	const char *amz_date; /* "YYYYMMDDTHHMMSSZ", also sent as x-amz-date */
+};
+
+/* Writes the Authorization header's value for in into out.  0, -EINVAL
+ * (too many or malformed headers), -ENOSPC (out too small), -ENOMEM. */
+int s3_sigv4_authorization(const struct s3_sigv4 *in, char *out, size_t len);
+
+void s3_sha256(const void *data, size_t len, unsigned char out[32]);
+void s3_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
+                    unsigned char out[32]);
 
 /* ---- xml.c ---- */
 
@@ -106,9 +136,10 @@ struct s3_request {
 	const char *query;  /* canonical (sorted, encoded, "k=" for bare keys) or NULL */
 	const unsigned char *body;
 	size_t len;
-	const char *sha256_hex;     /* of body; NULL: of the empty string */
-	struct curl_slist *headers; /* more headers (not owned) */
-	bool must_finish;           /* an abort: ignore cancel and stop, make it go out */
+	const char *sha256_hex; /* of body; NULL: of the empty string */
+	char headers[4][600];   /* more headers, "Name: value" (s3_add_header) */
+	unsigned nheaders;
+	bool must_finish; /* an abort: ignore cancel and stop, make it go out */
 
 	/* Out. */
 	long status;        /* final HTTP status, 0 if none */
@@ -117,19 +148,17 @@ struct s3_request {
 	struct s3_xml xml;  /* the reply parsed, when it is XML */
 	int attempts;
 	char err[700]; /* why it failed, for a person */
-
-	/* Private to request.c. */
-	size_t off;
-	bool stalled, stopped;
-	int64_t last_move_ns;
-	curl_off_t last_ul, last_dl;
-	char errbuf[CURL_ERROR_SIZE];
 };
 
+/* Adds a header to rq (formatted, truncated to 599 bytes).  0, or -ENOSPC
+ * when rq holds 4 already. */
+int s3_add_header(struct s3_request *rq, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
 /* Makes rq, retrying what may pass.  Returns 0 on a 2xx reply that is not an
- * XML <Error>, else a negative error with rq->err filled in.  curl is the
- * calling thread's handle (connections are kept alive in it). */
-int s3_call(struct s3_client *cl, CURL *curl, struct s3_request *rq);
+ * XML <Error>, else a negative error with rq->err filled in.  conn is the
+ * calling thread's connection handle (kept alive from request to request). */
+int s3_call(struct s3_client *cl, struct http_conn *conn, struct s3_request *rq);
 
 /* Frees what a request holds after a call. */
 void s3_request_release(struct s3_request *rq);

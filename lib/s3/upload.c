@@ -73,7 +73,7 @@ struct part {
 
 /* A connection and two hashes, held by one running part at a time. */
 struct worker_state {
-	CURL *curl;
+	struct http_conn *conn;
 	struct s3_hasher hasher;
 	struct worker_state *next_free;
 };
@@ -85,7 +85,7 @@ struct upload {
 	struct s3_target target;
 	plumb_s3_credentials own_cred; /* when loaded here */
 	struct s3_client cl;
-	CURL *curl;               /* the calling thread's */
+	struct http_conn *conn;   /* the calling thread's */
 	struct s3_hasher hasher;  /* the calling thread's */
 	size_t base;              /* the first part size */
 	char *upload_id;          /* as the server gave it */
@@ -273,8 +273,8 @@ static int setup(struct upload *u, const plumb_s3_options *o, plumb_reader *src,
 		return failf(u, rc, "%s", err);
 	u->nbufs = (unsigned)u->o.concurrency + 1;
 	u->bufs = calloc(u->nbufs, sizeof *u->bufs);
-	u->curl = curl_easy_init();
-	if (!u->bufs || !u->curl || s3_hasher_init(&u->hasher) < 0)
+	u->conn = http_conn_new();
+	if (!u->bufs || !u->conn || s3_hasher_init(&u->hasher) < 0)
 		return failf(u, -ENOMEM, "out of memory");
 	for (unsigned i = u->nbufs; i-- > 0;) {
 		u->bufs[i].u = u;
@@ -375,43 +375,19 @@ static int fill(struct upload *u, struct buf *b, size_t want, bool *eof)
 
 /* ---- Requests ---- */
 
-static struct curl_slist *add_header(struct curl_slist **l, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-/* Appends a formatted header; on failure frees the list and returns NULL. */
-static struct curl_slist *add_header(struct curl_slist **l, const char *fmt, ...)
-{
-	char line[600];
-	struct curl_slist *t;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	t = curl_slist_append(*l, line);
-	if (!t) {
-		curl_slist_free_all(*l);
-		*l = NULL;
-	}
-	return *l = t;
-}
-
 static const char *content_type(const struct upload *u)
 {
 	return u->o.content_type ? u->o.content_type : "application/octet-stream";
 }
 
 /* The checksum headers of a body, and its type when it is the object. */
-static struct curl_slist *body_headers(const struct upload *u, const struct s3_digest *d,
-                                       bool with_type)
+static void body_headers(const struct upload *u, struct s3_request *rq, const struct s3_digest *d,
+                         bool with_type)
 {
-	struct curl_slist *l = NULL;
-
-	if (!add_header(&l, "Content-MD5: %s", d->md5_b64) ||
-	    !add_header(&l, "x-amz-checksum-sha256: %s", d->sha256_b64) ||
-	    (with_type && !add_header(&l, "Content-Type: %s", content_type(u))))
-		return NULL;
-	return l;
+	s3_add_header(rq, "Content-MD5: %s", d->md5_b64);
+	s3_add_header(rq, "x-amz-checksum-sha256: %s", d->sha256_b64);
+	if (with_type)
+		s3_add_header(rq, "Content-Type: %s", content_type(u));
 }
 
 /* Checks a body's ETag against its MD5, as the options want. */
@@ -435,9 +411,8 @@ static int put_object(struct upload *u, struct buf *b)
 	if ((rc = s3_digest(&u->hasher, b->data, b->len, &d)) < 0)
 		return failf(u, rc, "PutObject: hashing failed: %s", plumb_strerror(rc));
 	rq.sha256_hex = d.sha256_hex;
-	if (!(rq.headers = body_headers(u, &d, true)))
-		return failf(u, -ENOMEM, "out of memory");
-	rc = s3_call(&u->cl, u->curl, &rq);
+	body_headers(u, &rq, &d, true);
+	rc = s3_call(&u->cl, u->conn, &rq);
 	if (rc < 0)
 		failf(u, rc, "%s", rq.err);
 	else if ((rc = check_etag(u, &rq, &d)) == 0)
@@ -447,7 +422,6 @@ static int put_object(struct upload *u, struct buf *b)
 		if (u->o.progress)
 			atomic_store(u->o.progress, u->acked);
 	}
-	curl_slist_free_all(rq.headers);
 	s3_request_release(&rq);
 	return rc;
 }
@@ -459,10 +433,9 @@ static int create_upload(struct upload *u)
 	const char *id;
 	int rc;
 
-	if (!add_header(&rq.headers, "Content-Type: %s", content_type(u)) ||
-	    !add_header(&rq.headers, "x-amz-checksum-algorithm: SHA256"))
-		return failf(u, -ENOMEM, "out of memory");
-	rc = s3_call(&u->cl, u->curl, &rq);
+	s3_add_header(&rq, "Content-Type: %s", content_type(u));
+	s3_add_header(&rq, "x-amz-checksum-algorithm: SHA256");
+	rc = s3_call(&u->cl, u->conn, &rq);
 	id = rq.xml.upload_id;
 	if (rc < 0) {
 		failf(u, rc, "%s", rq.err);
@@ -475,7 +448,6 @@ static int create_upload(struct upload *u)
 	           plumb_buffer_append(&u->upload_id_q, "", 1) < 0) {
 		rc = failf(u, -ENOMEM, "out of memory");
 	}
-	curl_slist_free_all(rq.headers);
 	s3_request_release(&rq);
 	return rc;
 }
@@ -524,9 +496,8 @@ static int upload_part(struct upload *u, struct worker_state *ws, struct buf *b)
 	if ((rc = s3_digest(&ws->hasher, b->data, b->len, &d)) < 0)
 		return failf(u, rc, "%s: hashing failed: %s", op, plumb_strerror(rc));
 	rq.sha256_hex = d.sha256_hex;
-	if (!(rq.headers = body_headers(u, &d, false)))
-		return failf(u, -ENOMEM, "out of memory");
-	rc = s3_call(&u->cl, ws->curl, &rq);
+	body_headers(u, &rq, &d, false);
+	rc = s3_call(&u->cl, ws->conn, &rq);
 	if (rc < 0)
 		failf(u, rc, "%s", rq.err);
 	else
@@ -541,7 +512,6 @@ static int upload_part(struct upload *u, struct worker_state *ws, struct buf *b)
 		if (rc < 0)
 			failf(u, rc, "out of memory");
 	}
-	curl_slist_free_all(rq.headers);
 	s3_request_release(&rq);
 	return rc;
 }
@@ -584,7 +554,7 @@ static int start_workers(struct upload *u)
 	for (; u->nworkers < n; u->nworkers++) {
 		struct worker_state *w = &u->ws[u->nworkers];
 
-		if (s3_hasher_init(&w->hasher) < 0 || !(w->curl = curl_easy_init())) {
+		if (s3_hasher_init(&w->hasher) < 0 || !(w->conn = http_conn_new())) {
 			u->nworkers++;
 			return failf(u, -ENOMEM, "out of memory");
 		}
@@ -666,7 +636,7 @@ static int complete_body(struct upload *u, unsigned n, plumb_buffer *x)
 static int head_etag(struct upload *u, char *etag, size_t len, bool record)
 {
 	struct s3_request rq = {.op = "HeadObject", .method = "HEAD"};
-	int rc = s3_call(&u->cl, u->curl, &rq);
+	int rc = s3_call(&u->cl, u->conn, &rq);
 
 	if (rc == 0)
 		snprintf(etag, len, "%s", rq.etag);
@@ -699,8 +669,8 @@ static int send_complete(struct upload *u, unsigned n, const char *want, char *e
 
 	plumb_buffer_init(&x);
 	snprintf(query, sizeof query, "uploadId=%s", upload_id_q(u));
-	if (complete_body(u, n, &x) < 0 ||
-	    !add_header(&rq.headers, "Content-Type: application/xml")) {
+	s3_add_header(&rq, "Content-Type: application/xml");
+	if (complete_body(u, n, &x) < 0) {
 		rc = failf(u, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -711,7 +681,7 @@ static int send_complete(struct upload *u, unsigned n, const char *want, char *e
 	rq.body = plumb_buffer_bytes(&x);
 	rq.len = plumb_buffer_len(&x);
 	rq.sha256_hex = d.sha256_hex;
-	rc = s3_call(&u->cl, u->curl, &rq);
+	rc = s3_call(&u->cl, u->conn, &rq);
 	if (rc == PLUMB_ESERVER && rq.attempts > 1 && strcmp(rq.xml.code, "NoSuchUpload") == 0 &&
 	    head_etag(u, etag, len, false) == 0 && strcmp(etag, want) == 0)
 		rc = 0;
@@ -725,7 +695,6 @@ static int send_complete(struct upload *u, unsigned n, const char *want, char *e
 		snprintf(etag, len, "%s", rq.xml.etag);
 out:
 	plumb_buffer_release(&x);
-	curl_slist_free_all(rq.headers);
 	s3_request_release(&rq);
 	return rc;
 }
@@ -764,7 +733,7 @@ static void abort_upload(struct upload *u)
 	int rc;
 
 	snprintf(query, sizeof query, "uploadId=%s", upload_id_q(u));
-	rc = s3_call(&u->cl, u->curl, &rq);
+	rc = s3_call(&u->cl, u->conn, &rq);
 	if (rc == 0 || (rq.status == 404 && strcmp(rq.xml.code, "NoSuchUpload") == 0)) {
 		u->res->aborted = 1;
 		snprintf(u->res->message + strlen(u->res->message),
@@ -872,7 +841,7 @@ static void teardown(struct upload *u)
 {
 	stop_workers(u);
 	for (unsigned i = 0; i < u->nworkers; i++) {
-		curl_easy_cleanup(u->ws[i].curl);
+		http_conn_free(u->ws[i].conn);
 		s3_hasher_release(&u->ws[i].hasher);
 	}
 	free(u->ws);
@@ -882,7 +851,7 @@ static void teardown(struct upload *u)
 	free(u->parts);
 	free(u->upload_id);
 	plumb_buffer_release(&u->upload_id_q);
-	curl_easy_cleanup(u->curl);
+	http_conn_free(u->conn);
 	s3_hasher_release(&u->hasher);
 	free(u->cl.token_header);
 	plumb_s3_credentials_release(&u->own_cred);

@@ -1,12 +1,11 @@
 /*
  * url.c - s3://bucket/key, and the HTTP URL an object is reached at.
  *
- * An object's URL is built here once and handed to libcurl as it is, already
- * in SigV4's canonical form: the key percent-encoded byte by byte (all but
- * the unreserved characters and '/'), which is also the canonical URI that
- * libcurl's signer copies from the path.  libcurl is told not to touch the
- * path (CURLOPT_PATH_AS_IS, in request.c), so keys holding "./" or "//" stay
- * what they are.
+ * An object's URL is built here once and handed to lib/http's client as it
+ * is, already in SigV4's canonical form: the key percent-encoded byte by
+ * byte (all but the unreserved characters and '/'), which is also the
+ * canonical URI that sigv4.c signs.  The client sends the path byte for
+ * byte, so keys holding "./" or "//" stay what they are.
  *
  * Addressing: path-style (ENDPOINT/bucket/key) is what S3-compatible servers
  * answer without DNS tricks, so it is the default with an endpoint; AWS
@@ -129,54 +128,31 @@ static bool dns_safe(const char *bucket)
 	return true;
 }
 
-struct endpoint {
-	char *scheme, *host, *port, *path;
-};
-
-static void endpoint_release(struct endpoint *e)
+static int parse_endpoint(const char *s, struct http_url *e, char *err, size_t errlen)
 {
-	curl_free(e->scheme);
-	curl_free(e->host);
-	curl_free(e->port);
-	curl_free(e->path);
-}
-
-static int parse_endpoint(const char *s, struct endpoint *e, char *err, size_t errlen)
-{
-	CURLU *u = curl_url();
-	char *extra = NULL;
-	int rc = 0;
-
-	memset(e, 0, sizeof *e);
-	if (!u)
+	switch (http_url_parse(s, e, NULL, 0)) {
+	case HTTP_URL_OK:
+		break;
+	case HTTP_URL_NOMEM:
 		return fail(err, errlen, -ENOMEM, "out of memory");
-	if (curl_url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &e->scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &e->host, 0) != CURLUE_OK) {
-		rc = fail(err, errlen, -EINVAL,
-		          "the endpoint '%s' is not a URL like http://HOST:PORT", s);
-		goto out;
+	case HTTP_URL_SCHEME:
+		return fail(err, errlen, -EINVAL, "the endpoint '%s' is not http:// or https://",
+		            s);
+	case HTTP_URL_USERINFO:
+	case HTTP_URL_FRAGMENT:
+		goto extra;
+	default:
+		return fail(err, errlen, -EINVAL,
+		            "the endpoint '%s' is not a URL like http://HOST:PORT", s);
 	}
-	if (strcmp(e->scheme, "http") != 0 && strcmp(e->scheme, "https") != 0) {
-		rc = fail(err, errlen, -EINVAL, "the endpoint '%s' is not http:// or https://", s);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_QUERY, &extra, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_USER, &extra, 0) == CURLUE_OK) {
-		rc = fail(err, errlen, -EINVAL,
-		          "the endpoint '%s' has a query or user name: give only "
-		          "scheme://host[:port][/path]",
-		          s);
-		goto out;
-	}
-	curl_url_get(u, CURLUPART_PORT, &e->port, CURLU_DEFAULT_PORT);
-	curl_url_get(u, CURLUPART_PATH, &e->path, 0);
-out:
-	curl_free(extra);
-	curl_url_cleanup(u);
-	if (rc < 0)
-		endpoint_release(e);
-	return rc;
+	if (e->path_len == strlen(e->target))
+		return 0;
+	http_url_release(e);
+extra:
+	return fail(err, errlen, -EINVAL,
+	            "the endpoint '%s' has a query or user name: give only "
+	            "scheme://host[:port][/path]",
+	            s);
 }
 
 static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -198,7 +174,7 @@ static char *str_printf(const char *fmt, ...)
 static int build_origin(const plumb_s3_options *o, const char *region, bool *virtual,
                         plumb_buffer *url, struct s3_target *t, char *err, size_t errlen)
 {
-	struct endpoint e;
+	struct http_url e;
 	const char *prefix;
 	size_t plen;
 	int rc;
@@ -219,9 +195,9 @@ static int build_origin(const plumb_s3_options *o, const char *region, bool *vir
 	if ((rc = parse_endpoint(o->endpoint, &e, err, errlen)) < 0)
 		return rc;
 	*virtual = o->addressing == PLUMB_S3_ADDRESSING_VIRTUAL;
-	t->peer = str_printf("%s:%s", e.host, e.port ? e.port : "?");
-	prefix = e.path ? e.path : "";
-	plen = strlen(prefix);
+	t->peer = strdup(e.peer);
+	prefix = e.target;
+	plen = e.path_len;
 	while (plen > 0 && prefix[plen - 1] == '/')
 		plen--;
 	rc = !t->peer || plumb_buffer_append(url, e.scheme, strlen(e.scheme)) ||
@@ -230,7 +206,7 @@ static int build_origin(const plumb_s3_options *o, const char *region, bool *vir
 	                   plumb_buffer_append(url, ".", 1))) ||
 	     plumb_buffer_append(url, t->peer, strlen(t->peer)) ||
 	     plumb_buffer_append(url, prefix, plen);
-	endpoint_release(&e);
+	http_url_release(&e);
 	return rc ? fail(err, errlen, -ENOMEM, "out of memory") : 0;
 }
 
@@ -247,7 +223,7 @@ int s3_target_init(struct s3_target *t, const plumb_s3_options *o, const char *r
 		rc = fail(err, errlen, -EINVAL, "'%s' is not a region name", region);
 		goto fail;
 	}
-	snprintf(t->sigv4, sizeof t->sigv4, "aws:amz:%s:s3", region);
+	snprintf(t->region, sizeof t->region, "%s", region);
 	if ((rc = build_origin(o, region, &virtual, &url, t, err, errlen)) < 0)
 		goto fail;
 	if ((!virtual && (plumb_buffer_append(&url, "/", 1) < 0 ||

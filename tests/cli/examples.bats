@@ -82,7 +82,7 @@ teardown() {
 	start_sink
 	run --separate-stderr "$EXAMPLES/pipe_http" "$SINK_URL/status/503"
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"HTTP status 503"* ]]
+	[[ "$stderr" == *"POST $SINK_URL/status/503: HTTP 503 "* ]]
 }
 
 @test "examples/pipe_http fails clearly when nothing listens" {

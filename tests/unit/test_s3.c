@@ -644,7 +644,7 @@ static void object_urls(void **state)
 	o.addressing = PLUMB_S3_ADDRESSING_VIRTUAL;
 	target(&o, "us-east-1", "https://b1.example.test:443/k", "example.test:443");
 	assert_int_equal(s3_target_init(&t, &o, "eu-west-1", err, sizeof err), 0);
-	assert_string_equal(t.sigv4, "aws:amz:eu-west-1:s3");
+	assert_string_equal(t.region, "eu-west-1");
 	s3_target_release(&t);
 	assert_int_equal(s3_target_init(&t, &o, "bad:region", err, sizeof err), -EINVAL);
 	o.endpoint = "ftp://127.0.0.1/";
@@ -984,6 +984,77 @@ static void no_credentials_sends_nothing(void **state)
 		assert_non_null(strstr(res.message, "no AWS credentials"));
 		plumb_s3_result_release(&res);
 	}
+}
+
+/* ---- The signer on fixed inputs ---- */
+
+/* AWS's published example (S3 API reference, "Signature Calculations for the
+ * Authorization Header", Example: GET Object): the values below are the
+ * documentation's, not ours. */
+static void sigv4_aws_example(void **state)
+{
+	static const char empty[] =
+	        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	const char *headers[] = {"Range: bytes=0-9",
+	                         "x-amz-content-sha256:"
+	                         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	                         "x-amz-date: 20130524T000000Z"};
+	struct s3_sigv4 in = {
+	        .method = "GET",
+	        .path = "/test.txt",
+	        .path_len = 9,
+	        .host = "examplebucket.s3.amazonaws.com",
+	        .headers = headers,
+	        .nheaders = 3,
+	        .payload_sha256_hex = empty,
+	        .access_key = "AKIAIOSFODNN7EXAMPLE",
+	        .secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+	        .region = "us-east-1",
+	        .amz_date = "20130524T000000Z",
+	};
+	unsigned char sha[32];
+	char out[512], hex[65];
+
+	(void)state;
+	s3_sha256("", 0, sha);
+	s3_hex(sha, 32, hex);
+	assert_string_equal(hex, empty);
+	assert_int_equal(s3_sigv4_authorization(&in, out, sizeof out), 0);
+	assert_string_equal(
+	        out, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+	             "aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+	             "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	/* Blanks around and inside values do not change what is signed. */
+	headers[0] = "range:   bytes=0-9  ";
+	assert_int_equal(s3_sigv4_authorization(&in, out, sizeof out), 0);
+	assert_non_null(strstr(
+	        out, "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"));
+	/* Any other byte does. */
+	headers[0] = "Range: bytes=0-8";
+	assert_int_equal(s3_sigv4_authorization(&in, out, sizeof out), 0);
+	assert_null(
+	        strstr(out, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"));
+	assert_int_equal(s3_sigv4_authorization(&in, out, 40), -ENOSPC);
+}
+
+/* HMAC-SHA256 against RFC 4231's test cases 1 and 6 (a key longer than the block). */
+static void hmac_rfc4231(void **state)
+{
+	unsigned char key[131], mac[32];
+	char hex[65];
+
+	(void)state;
+	memset(key, 0x0b, 20);
+	s3_hmac_sha256(key, 20, "Hi There", 8, mac);
+	s3_hex(mac, 32, hex);
+	assert_string_equal(hex,
+	                    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	memset(key, 0xaa, sizeof key);
+	s3_hmac_sha256(key, sizeof key, "Test Using Larger Than Block-Size Key - Hash Key First",
+	               54, mac);
+	s3_hex(mac, 32, hex);
+	assert_string_equal(hex,
+	                    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
 /* ---- Signatures against botocore ---- */
@@ -1826,6 +1897,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(no_credentials_sends_nothing, save_env,
 	                                        restore_env),
 	        cmocka_unit_test(unreachable_endpoint),
+	        cmocka_unit_test(sigv4_aws_example),
+	        cmocka_unit_test(hmac_rfc4231),
 	        cmocka_unit_test_teardown(sigv4_matches_botocore, stop_fake),
 	        cmocka_unit_test(small_object_is_one_put),
 	        cmocka_unit_test(empty_object),

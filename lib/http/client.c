@@ -1,0 +1,1016 @@
+/*
+ * client.c - HTTP/1.1 over a socket of our own, TLS through libssl.
+ *
+ * Why not libcurl: it links some thirty libraries (LDAP, GnuTLS, Kerberos,
+ * SSH...) and initialises OpenSSL in full at start, which costs an export
+ * about 6 MiB of RSS for nothing it uses.  What plumb needs is small: one
+ * request at a time on a connection, a body from memory (S3) or streamed from
+ * a reader in chunks (the HTTP sink), the reply's status, a few headers and
+ * the first bytes of its body.
+ *
+ * Everything is non-blocking and every wait is a poll of at most 100 ms, so
+ * the caller's stop callback is seen within that, and so is the stall clock:
+ * the time since a byte last moved in either direction, reset also each time
+ * the body's reader returns (the time spent waiting for a producer is the
+ * producer's, not the server's).  Connecting has its own deadline, which
+ * covers the TLS handshake.
+ *
+ * SIGPIPE: plain sockets are written with send(MSG_NOSIGNAL); TLS goes
+ * through a BIO of our own that does the same, so a peer's reset never
+ * raises the signal whatever the process does with it.  OpenSSL is
+ * initialised (with the system's configuration) when the first TLS
+ * connection is made, not before: plain http never pays for it.
+ *
+ * Early replies: while the body goes out, the socket is also watched for
+ * input; a server that answers before the body is all sent (413, 401, or a
+ * 500 and a close) stops the sending, and its reply is what the caller gets,
+ * not the broken pipe that usually follows.
+ *
+ * Keep-alive: the connection stays open after a reply read to its end when
+ * the request was sent whole and the server did not say "Connection: close"
+ * (HTTP/1.0 replies close).  The next exchange to the same origin and TLS
+ * settings reuses it; if it turns out to have been closed while idle (the
+ * failure comes before any reply byte), the exchange is made again once on a
+ * fresh connection when the body can be sent again.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <plumb/plumb.h>
+
+#include "client.h"
+
+#define RBUF      (16 * 1024)  /* the reply's bytes on their way to the parser */
+#define SBUF      (256 * 1024) /* one chunk of a streamed body */
+#define CHUNK_PAD 12           /* room before a chunk for its size line */
+#define SLICE_MS  100          /* the longest poll */
+
+struct http_conn {
+	int fd; /* -1 when closed */
+	SSL *ssl;
+	SSL_CTX *ctx;
+	char ctx_key[4200];  /* the TLS settings ctx was made for */
+	char conn_key[4600]; /* scheme, host, port and TLS settings of the connection */
+	char rbuf[RBUF];
+	size_t rpos, rlen;
+	char *sbuf; /* SBUF + CHUNK_PAD + 2, for streamed bodies */
+};
+
+/* One exchange in progress. */
+struct xfer {
+	struct http_conn *c;
+	const struct http_request *rq;
+	struct http_response *rs;
+	int64_t last_move;
+	bool got_reply_byte; /* some of the reply arrived */
+	bool body_sent;      /* the whole request went out */
+	bool peer_closed;    /* input ended (EOF or error) while sending */
+	int peer_err;        /* the error that ended it, or 0 for EOF */
+	bool keep;           /* the connection may serve another request */
+};
+
+int64_t http_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int fail(struct xfer *x, enum http_fail f, int os_err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* Records how the exchange failed (the first failure wins); returns -1. */
+static int fail(struct xfer *x, enum http_fail f, int os_err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (x->rs->fail != HTTP_OK)
+		return -1;
+	x->rs->fail = f;
+	x->rs->os_err = os_err;
+	va_start(ap, fmt);
+	vsnprintf(x->rs->detail, sizeof x->rs->detail, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool stopped(struct xfer *x)
+{
+	return x->rq->stop && x->rq->stop(x->rq->stop_arg);
+}
+
+/* Waits for events on the connection until deadline (ns): the revents, 0
+ * when the deadline passed, -1 when stopped (recorded). */
+static int wait_io(struct xfer *x, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = {.fd = x->c->fd, .events = events};
+		int64_t left;
+		int r;
+
+		if (stopped(x))
+			return fail(x, HTTP_FAIL_STOPPED, 0, "stopped");
+		left = deadline - http_now_ns();
+		if (left <= 0)
+			return 0;
+		r = poll(&p, 1,
+		         left > (int64_t)SLICE_MS * 1000000 ? SLICE_MS
+		                                            : (int)((left + 999999) / 1000000));
+		if (r > 0)
+			return p.revents;
+		if (r < 0 && errno != EINTR)
+			return POLLERR;
+	}
+}
+
+/* When the stall clock runs out (never, for a timeout <= 0). */
+static int64_t stall_deadline(const struct xfer *x)
+{
+	if (x->rq->stall_timeout_ms <= 0)
+		return INT64_MAX;
+	return x->last_move + (int64_t)x->rq->stall_timeout_ms * 1000000;
+}
+
+/* ---- TLS ---- */
+
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static BIO_METHOD *sock_method;
+
+static int sock_write(BIO *b, const char *p, int n)
+{
+	ssize_t w = send((int)(intptr_t)BIO_get_data(b), p, (size_t)n, MSG_NOSIGNAL);
+
+	BIO_clear_retry_flags(b);
+	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_write(b);
+	return (int)w;
+}
+
+static int sock_read(BIO *b, char *p, int n)
+{
+	ssize_t r = recv((int)(intptr_t)BIO_get_data(b), p, (size_t)n, 0);
+
+	BIO_clear_retry_flags(b);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_read(b);
+	return (int)r;
+}
+
+static long sock_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int sock_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static void tls_init(void)
+{
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	sock_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "plumb socket");
+	if (sock_method) {
+		BIO_meth_set_write(sock_method, sock_write);
+		BIO_meth_set_read(sock_method, sock_read);
+		BIO_meth_set_ctrl(sock_method, sock_ctrl);
+		BIO_meth_set_create(sock_method, sock_create);
+	}
+}
+
+/* The last OpenSSL error as text, or fallback. */
+static void ssl_error_text(char *out, size_t len, const char *fallback)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (e)
+		ERR_error_string_n(e, out, len);
+	else
+		snprintf(out, len, "%s", fallback);
+	ERR_clear_error();
+}
+
+/* An SSL_CTX for the request's TLS settings (kept while they stay). */
+static int tls_context(struct xfer *x)
+{
+	const struct http_request *rq = x->rq;
+	struct http_conn *c = x->c;
+	char key[sizeof c->ctx_key], why[200];
+
+	snprintf(key, sizeof key, "%d %s", rq->insecure, rq->ca_file ? rq->ca_file : "");
+	if (c->ctx && strcmp(key, c->ctx_key) == 0)
+		return 0;
+	SSL_CTX_free(c->ctx);
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	if (!c->ctx || !sock_method)
+		return fail(x, HTTP_FAIL_NOMEM, 0, "cannot set up TLS");
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(c->ctx,
+	                 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_options(c->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (rq->insecure) {
+		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
+	} else {
+		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+		if (rq->ca_file ? !SSL_CTX_load_verify_locations(c->ctx, rq->ca_file, NULL)
+		                : !SSL_CTX_set_default_verify_paths(c->ctx)) {
+			ssl_error_text(why, sizeof why, "unreadable");
+			SSL_CTX_free(c->ctx);
+			c->ctx = NULL;
+			return fail(x, HTTP_FAIL_TLS, 0, "cannot load the CA certificates %s: %s",
+			            rq->ca_file ? rq->ca_file : "of the system", why);
+		}
+	}
+	snprintf(c->ctx_key, sizeof c->ctx_key, "%s", key);
+	return 0;
+}
+
+static bool ip_literal(const struct http_url *u)
+{
+	struct in_addr a;
+
+	return u->ipv6 || inet_pton(AF_INET, u->host, &a) == 1;
+}
+
+/* What went wrong in a handshake that failed, into the detail. */
+static int handshake_failed(struct xfer *x, int err)
+{
+	const struct http_url *u = x->rq->url;
+	long v = SSL_get_verify_result(x->c->ssl);
+	char why[200];
+
+	if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		return fail(x, HTTP_FAIL_TLS, 0,
+		            "SSL certificate problem: no subject name of the certificate matches "
+		            "the host %s",
+		            u->host);
+	if (v != X509_V_OK)
+		return fail(x, HTTP_FAIL_TLS, 0, "SSL certificate problem: %s",
+		            X509_verify_cert_error_string(v));
+	if (err == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0)
+		return fail(x, HTTP_FAIL_TLS, errno,
+		            "the connection was closed during the TLS handshake%s%s",
+		            errno ? ": " : "", errno ? strerror(errno) : "");
+	ssl_error_text(why, sizeof why, "the TLS handshake failed");
+	return fail(x, HTTP_FAIL_TLS, 0, "%s", why);
+}
+
+static int tls_handshake(struct xfer *x, int64_t deadline)
+{
+	const struct http_url *u = x->rq->url;
+	struct http_conn *c = x->c;
+	BIO *bio;
+
+	pthread_once(&tls_once, tls_init);
+	if (tls_context(x) < 0)
+		return -1;
+	c->ssl = SSL_new(c->ctx);
+	bio = c->ssl ? BIO_new(sock_method) : NULL;
+	if (!bio)
+		return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory");
+	BIO_set_data(bio, (void *)(intptr_t)c->fd);
+	SSL_set_bio(c->ssl, bio, bio);
+	if (!ip_literal(u))
+		SSL_set_tlsext_host_name(c->ssl, u->host);
+	if (!x->rq->insecure) {
+		int ok = ip_literal(u)
+		                 ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), u->host)
+		                 : SSL_set1_host(c->ssl, u->host);
+
+		if (!ok)
+			return fail(x, HTTP_FAIL_TLS, 0, "cannot check the certificate against %s",
+			            u->host);
+		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	}
+	ERR_clear_error();
+	for (;;) {
+		int r = SSL_connect(c->ssl), err, ev;
+
+		if (r == 1)
+			return 0;
+		err = SSL_get_error(c->ssl, r);
+		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+			return handshake_failed(x, err);
+		ev = wait_io(x, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+		if (ev < 0)
+			return -1;
+		if (ev == 0)
+			return fail(x, HTTP_FAIL_CONNECT_TIME, ETIMEDOUT,
+			            "the TLS handshake timed out");
+	}
+}
+
+/* ---- Connecting ---- */
+
+static void conn_close(struct http_conn *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->rpos = c->rlen = 0;
+	c->conn_key[0] = '\0';
+}
+
+/* Connects to one address before deadline: 0, or an errno (ETIMEDOUT when
+ * the deadline passed), or -1 when stopped. */
+static int connect_one(struct xfer *x, const struct addrinfo *ai, int64_t deadline)
+{
+	struct http_conn *c = x->c;
+	int err = 0, ev;
+	socklen_t len = sizeof err;
+
+	c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return errno;
+	if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return errno;
+	ev = wait_io(x, POLLOUT, deadline);
+	if (ev < 0)
+		return -1;
+	if (ev == 0)
+		return ETIMEDOUT;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
+}
+
+static int conn_open(struct xfer *x)
+{
+	const struct http_request *rq = x->rq;
+	const struct http_url *u = rq->url;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res, *ai;
+	int64_t deadline;
+	char port[8];
+	int rc, err = ECONNREFUSED, one = 1, n = 0, i = 0;
+
+	conn_close(x->c);
+	snprintf(port, sizeof port, "%u", u->port);
+	rc = getaddrinfo(u->host, port, &hints, &res);
+	if (rc == EAI_MEMORY)
+		return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory");
+	if (rc != 0)
+		return fail(x, HTTP_FAIL_RESOLVE, 0, "%s",
+		            rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	deadline = http_now_ns() + (int64_t)rq->connect_timeout_ms * 1000000;
+	for (ai = res; ai; ai = ai->ai_next)
+		n++;
+	/* Each address gets its share of the time left, the last one all of it. */
+	for (ai = res; ai; ai = ai->ai_next, i++) {
+		int64_t now = http_now_ns();
+
+		err = connect_one(x, ai, now + (deadline - now) / (n - i));
+		if (err == 0 || err < 0)
+			break;
+		conn_close(x->c);
+		if (now >= deadline)
+			break;
+	}
+	freeaddrinfo(res);
+	if (err < 0) {
+		conn_close(x->c);
+		return -1;
+	}
+	if (err == ETIMEDOUT)
+		return fail(x, HTTP_FAIL_CONNECT_TIME, ETIMEDOUT, "connecting timed out");
+	if (err != 0)
+		return fail(x, HTTP_FAIL_CONNECT, err, "%s", strerror(err));
+	setsockopt(x->c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(x->c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	if (u->tls && tls_handshake(x, deadline) < 0) {
+		conn_close(x->c);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- Bytes in and out ---- */
+
+/* Sends what it can: > 0 bytes, -EAGAIN with *want the events to wait
+ * for, or -errno. */
+static ssize_t raw_send(struct http_conn *c, const void *p, size_t n, short *want)
+{
+	if (c->ssl) {
+		size_t w = 0;
+		int r = SSL_write_ex(c->ssl, p, n, &w), err;
+
+		if (r == 1)
+			return (ssize_t)w;
+		err = SSL_get_error(c->ssl, r);
+		ERR_clear_error();
+		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+			*want = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+			return -EAGAIN;
+		}
+		return err == SSL_ERROR_SYSCALL && errno ? -errno : -EPIPE;
+	}
+	ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (w >= 0)
+		return w;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		*want = POLLOUT;
+		return -EAGAIN;
+	}
+	return -errno;
+}
+
+/* Receives into the free end of rbuf: > 0 bytes, 0 at the end, -EAGAIN
+ * with *want set, or -errno. */
+static ssize_t raw_recv(struct http_conn *c, short *want)
+{
+	void *p = c->rbuf + c->rlen;
+	size_t n = RBUF - c->rlen;
+
+	if (c->ssl) {
+		size_t r = 0;
+		int ok = SSL_read_ex(c->ssl, p, n, &r), err;
+
+		if (ok == 1)
+			return (ssize_t)r;
+		err = SSL_get_error(c->ssl, ok);
+		ERR_clear_error();
+		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+			*want = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+			return -EAGAIN;
+		}
+		if (err == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		return err == SSL_ERROR_SYSCALL && errno ? -errno : -ECONNRESET;
+	}
+	ssize_t r = recv(c->fd, p, n, MSG_DONTWAIT);
+
+	if (r >= 0)
+		return r;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		*want = POLLIN;
+		return -EAGAIN;
+	}
+	return -errno;
+}
+
+/* While sending: if the server has sent something (an early reply) or
+ * closed, takes it in and returns true. */
+static bool peer_spoke(struct xfer *x)
+{
+	struct http_conn *c = x->c;
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	short want;
+	ssize_t r;
+
+	if (poll(&p, 1, 0) <= 0 || c->rlen >= RBUF)
+		return false;
+	r = raw_recv(c, &want);
+	if (r == -EAGAIN)
+		return false; /* TLS housekeeping (a session ticket), no data */
+	if (r > 0) {
+		c->rlen += (size_t)r;
+		x->got_reply_byte = true;
+		x->last_move = http_now_ns();
+	} else {
+		x->peer_closed = true;
+		x->peer_err = r < 0 ? (int)-r : 0;
+	}
+	return true;
+}
+
+/* Sends n bytes: 0 when sent, 1 when the server spoke first (stop sending
+ * and read its reply), -1 on failure (recorded). */
+static int send_all(struct xfer *x, const char *p, size_t n)
+{
+	while (n > 0) {
+		short want = POLLOUT;
+		ssize_t w;
+		int ev;
+
+		if (stopped(x))
+			return fail(x, HTTP_FAIL_STOPPED, 0, "stopped");
+		if (peer_spoke(x))
+			return 1;
+		w = raw_send(x->c, p, n, &want);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			x->last_move = http_now_ns();
+			continue;
+		}
+		if (w != -EAGAIN)
+			return fail(x, HTTP_FAIL_SEND, (int)-w, "%s", strerror((int)-w));
+		ev = wait_io(x, (short)(want | POLLIN), stall_deadline(x));
+		if (ev < 0)
+			return -1;
+		if (ev == 0)
+			return fail(x, HTTP_FAIL_STALL, ETIMEDOUT, "stalled");
+	}
+	return 0;
+}
+
+/* ---- The request ---- */
+
+static int append(plumb_buffer *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int append(plumb_buffer *b, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof line)
+		return -EINVAL;
+	return plumb_buffer_append(b, line, (size_t)n);
+}
+
+static int send_head(struct xfer *x)
+{
+	const struct http_request *rq = x->rq;
+	plumb_buffer b;
+	bool need_len =
+	        rq->len > 0 || strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0;
+	int rc = 0;
+
+	plumb_buffer_init(&b);
+	if (plumb_buffer_append(&b, rq->method, strlen(rq->method)) < 0 ||
+	    plumb_buffer_append(&b, " ", 1) < 0 ||
+	    plumb_buffer_append(&b, rq->url->target, strlen(rq->url->target)) < 0 ||
+	    append(&b, " HTTP/1.1\r\nHost: %s\r\nUser-Agent: plumb/%s\r\n", rq->url->hostport,
+	           plumb_version()) < 0)
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < rq->nheaders; i++)
+		if (plumb_buffer_append(&b, rq->headers[i], strlen(rq->headers[i])) < 0 ||
+		    plumb_buffer_append(&b, "\r\n", 2) < 0)
+			rc = -ENOMEM;
+	if (rc == 0 && rq->reader)
+		rc = append(&b, "Transfer-Encoding: chunked\r\n");
+	else if (rc == 0 && need_len)
+		rc = append(&b, "Content-Length: %zu\r\n", rq->len);
+	if (rc == 0)
+		rc = plumb_buffer_append(&b, "\r\n", 2);
+	if (rc < 0) {
+		plumb_buffer_release(&b);
+		return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory");
+	}
+	rc = send_all(x, (const char *)plumb_buffer_bytes(&b), plumb_buffer_len(&b));
+	plumb_buffer_release(&b);
+	return rc;
+}
+
+static void count_sent(struct xfer *x, size_t n)
+{
+	x->rs->sent += n;
+	if (x->rq->progress)
+		atomic_store_explicit(x->rq->progress, x->rs->sent, memory_order_relaxed);
+}
+
+/* The memory body, in slices so that progress moves as it goes. */
+static int send_memory(struct xfer *x)
+{
+	const char *p = x->rq->body;
+	size_t left = x->rq->len;
+
+	while (left > 0) {
+		size_t n = left < SBUF ? left : SBUF;
+		int rc = send_all(x, p, n);
+
+		if (rc != 0)
+			return rc;
+		count_sent(x, n);
+		p += n;
+		left -= n;
+	}
+	return 0;
+}
+
+/* The reader's bytes, one chunk per read, straight into the send buffer
+ * behind room for the chunk's size line. */
+static int send_stream(struct xfer *x)
+{
+	struct http_conn *c = x->c;
+	char *data;
+
+	if (!c->sbuf && !(c->sbuf = malloc(SBUF + CHUNK_PAD + 2)))
+		return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory");
+	data = c->sbuf + CHUNK_PAD;
+	for (;;) {
+		char size[CHUNK_PAD + 1];
+		ssize_t n;
+		int len, rc;
+
+		if (stopped(x))
+			return fail(x, HTTP_FAIL_STOPPED, 0, "stopped");
+		if (peer_spoke(x))
+			return 1;
+		n = plumb_reader_read(x->rq->reader, data, SBUF);
+		x->last_move = http_now_ns();
+		if (n < 0) {
+			x->rs->reader_err = (int)n;
+			return fail(x, HTTP_FAIL_READER, 0, "%s", plumb_strerror((int)n));
+		}
+		if (n == 0) {
+			x->rs->reader_done = true;
+			return send_all(x, "0\r\n\r\n", 5);
+		}
+		count_sent(x, (size_t)n);
+		len = snprintf(size, sizeof size, "%zx\r\n", (size_t)n);
+		memcpy(data - len, size, (size_t)len);
+		memcpy(data + n, "\r\n", 2);
+		if ((rc = send_all(x, data - len, (size_t)len + (size_t)n + 2)) != 0)
+			return rc;
+	}
+}
+
+/* ---- The reply ---- */
+
+/* More bytes into rbuf: > 0, 0 at the end of the input, -1 on failure. */
+static int fill(struct xfer *x)
+{
+	struct http_conn *c = x->c;
+
+	if (x->peer_closed)
+		return 0;
+	if (c->rpos > 0) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen -= c->rpos;
+		c->rpos = 0;
+	}
+	for (;;) {
+		short want = POLLIN;
+		ssize_t r = raw_recv(c, &want);
+		int ev;
+
+		if (r > 0) {
+			c->rlen += (size_t)r;
+			x->got_reply_byte = true;
+			x->last_move = http_now_ns();
+			return 1;
+		}
+		if (r == 0) {
+			x->peer_closed = true;
+			return 0;
+		}
+		if (r != -EAGAIN) {
+			x->peer_closed = true;
+			x->peer_err = (int)-r;
+			return 0;
+		}
+		ev = wait_io(x, want, stall_deadline(x));
+		if (ev < 0)
+			return -1;
+		if (ev == 0)
+			return fail(x, HTTP_FAIL_STALL, ETIMEDOUT, "stalled");
+	}
+}
+
+/* The input ended where more was due. */
+static int cut_short(struct xfer *x, const char *what)
+{
+	if (x->peer_err)
+		return fail(x, HTTP_FAIL_RECV, x->peer_err, "%s", strerror(x->peer_err));
+	if (!x->got_reply_byte)
+		return fail(x, HTTP_FAIL_RECV, 0,
+		            "the server closed the connection without answering");
+	return fail(x, HTTP_FAIL_RECV, 0, "the server closed the connection in the middle of %s",
+	            what);
+}
+
+/* The next line (without CRLF) into *line, NUL-terminated in rbuf. */
+static int get_line(struct xfer *x, char **line, const char *what)
+{
+	struct http_conn *c = x->c;
+
+	for (;;) {
+		char *start = c->rbuf + c->rpos, *nl = memchr(start, '\n', c->rlen - c->rpos);
+		int r;
+
+		if (nl) {
+			size_t n = (size_t)(nl - start);
+
+			if (n > 0 && start[n - 1] == '\r')
+				n--;
+			start[n] = '\0';
+			c->rpos = (size_t)(nl - c->rbuf) + 1;
+			*line = start;
+			return 0;
+		}
+		if (c->rpos == 0 && c->rlen == RBUF)
+			return fail(x, HTTP_FAIL_PROTOCOL, 0,
+			            "a line of the reply is longer than %d bytes", RBUF);
+		if ((r = fill(x)) < 0)
+			return -1;
+		if (r == 0)
+			return cut_short(x, what);
+	}
+}
+
+/* Keeps what fits of the body and counts all of it. */
+static int keep_body(struct xfer *x, const char *p, size_t n)
+{
+	struct http_response *rs = x->rs;
+	size_t room = x->rq->reply_max - rs->body_len, take = n < room ? n : room;
+
+	rs->body_size += n;
+	if (take == 0)
+		return 0;
+	if (!rs->body && !(rs->body = malloc(x->rq->reply_max + 1)))
+		return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory while keeping the reply");
+	memcpy(rs->body + rs->body_len, p, take);
+	rs->body_len += take;
+	rs->body[rs->body_len] = '\0';
+	return 0;
+}
+
+/* n bytes of body (UINT64_MAX: up to the end of the input). */
+static int read_body(struct xfer *x, uint64_t n)
+{
+	struct http_conn *c = x->c;
+
+	while (n > 0) {
+		size_t have = c->rlen - c->rpos, take;
+		int r;
+
+		if (have == 0) {
+			if ((r = fill(x)) < 0)
+				return -1;
+			if (r == 0)
+				return n == UINT64_MAX ? 0 : cut_short(x, "the reply's body");
+			continue;
+		}
+		take = (uint64_t)have < n ? have : (size_t)n;
+		if (keep_body(x, c->rbuf + c->rpos, take) < 0)
+			return -1;
+		c->rpos += take;
+		if (n != UINT64_MAX)
+			n -= take;
+	}
+	return 0;
+}
+
+static int read_chunked(struct xfer *x)
+{
+	for (;;) {
+		char *line, *end;
+		unsigned long long size;
+
+		if (get_line(x, &line, "the reply's body") < 0)
+			return -1;
+		errno = 0;
+		size = strtoull(line, &end, 16);
+		if (end == line || errno || size > ((uint64_t)1 << 60) ||
+		    (*end && *end != ';' && *end != ' ' && *end != '\t'))
+			return fail(x, HTTP_FAIL_PROTOCOL, 0, "a bad chunk size line in the reply");
+		if (size == 0)
+			break;
+		if (read_body(x, size) < 0 || get_line(x, &line, "the reply's body") < 0)
+			return -1;
+		if (*line)
+			return fail(x, HTTP_FAIL_PROTOCOL, 0,
+			            "a chunk of the reply is longer than said");
+	}
+	for (;;) { /* trailers, up to the empty line */
+		char *line;
+
+		if (get_line(x, &line, "the reply's trailers") < 0)
+			return -1;
+		if (!*line)
+			return 0;
+	}
+}
+
+static bool has_token(const char *value, const char *token)
+{
+	size_t n = strlen(token);
+
+	for (const char *p = value; *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (strncasecmp(p, token, n) == 0 &&
+		    (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t' || p[n] == ';'))
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+struct head {
+	int status, minor;
+	bool chunked, close, keep_alive, has_len;
+	uint64_t len;
+};
+
+static int read_head(struct xfer *x, struct head *h)
+{
+	char *line, *p;
+
+	memset(h, 0, sizeof *h);
+	if (get_line(x, &line, "the reply's head") < 0)
+		return -1;
+	if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[7]) ||
+	    line[8] != ' ' || !isdigit((unsigned char)line[9]) ||
+	    !isdigit((unsigned char)line[10]) || !isdigit((unsigned char)line[11]) ||
+	    (line[12] != ' ' && line[12] != '\0'))
+		return fail(x, HTTP_FAIL_PROTOCOL, 0,
+		            "the reply does not start with an HTTP/1.x status line");
+	h->minor = line[7] - '0';
+	h->status = atoi(line + 9);
+	snprintf(x->rs->status_line, sizeof x->rs->status_line, "%s", line);
+	for (;;) {
+		size_t nlen, vlen;
+		char *value;
+
+		if (get_line(x, &line, "the reply's head") < 0)
+			return -1;
+		if (!*line)
+			return 0;
+		p = strchr(line, ':');
+		if (!p || p == line)
+			return fail(x, HTTP_FAIL_PROTOCOL, 0, "a reply header without a name");
+		nlen = (size_t)(p - line);
+		value = p + 1;
+		while (*value == ' ' || *value == '\t')
+			value++;
+		vlen = strlen(value);
+		while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+			value[--vlen] = '\0';
+		line[nlen] = '\0';
+		if (strcasecmp(line, "Content-Length") == 0) {
+			char *end;
+
+			errno = 0;
+			h->len = strtoull(value, &end, 10);
+			if (errno || end == value || *end || !isdigit((unsigned char)*value))
+				return fail(x, HTTP_FAIL_PROTOCOL, 0,
+				            "a bad Content-Length in the reply");
+			h->has_len = true;
+		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+			h->chunked = has_token(value, "chunked");
+		} else if (strcasecmp(line, "Connection") == 0) {
+			h->close |= has_token(value, "close");
+			h->keep_alive |= has_token(value, "keep-alive");
+		}
+		if (h->status >= 200 && x->rq->on_header)
+			x->rq->on_header(x->rq->header_arg, line, nlen, value, vlen);
+	}
+}
+
+static int read_reply(struct xfer *x)
+{
+	struct http_response *rs = x->rs;
+	struct head h;
+	bool to_close = false;
+
+	do {
+		if (read_head(x, &h) < 0)
+			return -1;
+	} while (h.status >= 100 && h.status < 200 && h.status != 101);
+	rs->status = h.status;
+	if (strcmp(x->rq->method, "HEAD") == 0 || h.status == 204 || h.status == 304 ||
+	    h.status < 200) {
+		/* no body */
+	} else if (h.chunked) {
+		if (read_chunked(x) < 0)
+			return -1;
+	} else if (h.has_len) {
+		if (read_body(x, h.len) < 0)
+			return -1;
+	} else {
+		to_close = true;
+		if (read_body(x, UINT64_MAX) < 0)
+			return -1;
+	}
+	x->keep = !to_close && !h.close && (h.minor >= 1 || h.keep_alive) && x->body_sent &&
+	          !x->peer_closed && x->c->rpos == x->c->rlen && h.status >= 200;
+	return 0;
+}
+
+/* ---- The exchange ---- */
+
+static void reset_response(struct http_response *rs)
+{
+	free(rs->body);
+	memset(rs, 0, sizeof *rs);
+}
+
+static int exchange_once(struct xfer *x, bool *reused)
+{
+	const struct http_request *rq = x->rq;
+	const struct http_url *u = rq->url;
+	struct http_conn *c = x->c;
+	char key[sizeof c->conn_key];
+	int rc;
+
+	x->last_move = http_now_ns();
+	snprintf(key, sizeof key, "%s %s %u %d %s", u->scheme, u->host, u->port, rq->insecure,
+	         rq->ca_file ? rq->ca_file : "");
+	*reused = c->fd >= 0 && strcmp(key, c->conn_key) == 0;
+	if (!*reused) {
+		if (conn_open(x) < 0)
+			return -1;
+		snprintf(c->conn_key, sizeof c->conn_key, "%s", key);
+	}
+	c->rpos = c->rlen = 0;
+	rc = send_head(x);
+	if (rc == 0)
+		rc = rq->reader ? send_stream(x) : send_memory(x);
+	if (rc == 0)
+		x->body_sent = true;
+	if (rc == 1)
+		x->rs->early_reply = true;
+	/* A failure to send may still leave the server's answer to read; if
+	 * none comes, the send error stands (the first failure is kept). */
+	if (rc < 0 && x->rs->fail != HTTP_FAIL_SEND)
+		return -1;
+	if (read_reply(x) < 0)
+		return -1;
+	if (rc < 0) { /* the server answered, then closed: its reply is the news */
+		x->rs->fail = HTTP_OK;
+		x->rs->os_err = 0;
+		x->rs->detail[0] = '\0';
+		x->rs->early_reply = true;
+	}
+	return 0;
+}
+
+int http_exchange(struct http_conn *c, const struct http_request *rq, struct http_response *rs)
+{
+	struct xfer x;
+	bool reused;
+	int rc;
+
+	reset_response(rs);
+	memset(&x, 0, sizeof x);
+	x.c = c;
+	x.rq = rq;
+	x.rs = rs;
+	rc = exchange_once(&x, &reused);
+	if (rc < 0 && reused && !x.got_reply_byte &&
+	    (rs->fail == HTTP_FAIL_SEND || rs->fail == HTTP_FAIL_RECV) &&
+	    (!rq->reader || rs->sent == 0)) {
+		/* The kept connection had been closed while idle: once more, fresh. */
+		conn_close(c);
+		reset_response(rs);
+		memset(&x, 0, sizeof x);
+		x.c = c;
+		x.rq = rq;
+		x.rs = rs;
+		rc = exchange_once(&x, &reused);
+	}
+	if (rc < 0 || !x.keep)
+		conn_close(c);
+	return rc;
+}
+
+void http_response_release(struct http_response *rs)
+{
+	free(rs->body);
+	rs->body = NULL;
+	rs->body_len = 0;
+}
+
+struct http_conn *http_conn_new(void)
+{
+	struct http_conn *c = calloc(1, sizeof *c);
+
+	if (c)
+		c->fd = -1;
+	return c;
+}
+
+void http_conn_free(struct http_conn *c)
+{
+	if (!c)
+		return;
+	conn_close(c);
+	SSL_CTX_free(c->ctx);
+	free(c->sbuf);
+	free(c);
+}

@@ -1,0 +1,669 @@
+/*
+ * test_httpclient.c - unit tests of lib/http's own HTTP/1.1 client
+ * (lib/http/client.h): URL parsing, and exchanges with real servers on
+ * 127.0.0.1.
+ *
+ * Servers: a small Python HTTP/1.1 server written here (it answers each
+ * request with the client's port, so a test can tell a reused connection
+ * from a new one, and frames its replies in the ways the client must read:
+ * Content-Length, chunked, to the close, none for HEAD and 204, a close
+ * while idle); and tests/services/httpsink.py, plain and with TLS
+ * (certificates from tests/services/tlscerts.sh), for bodies checked by
+ * SHA-256, early replies, dropped connections and certificate checks.
+ *
+ * SIGPIPE keeps its default action in this program: a write to a reset
+ * connection that raised it would kill the test.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_*, to hash the bodies sent */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <plumb/hash.h>
+
+#include "http/client.h"
+#include "net-helpers.h"
+
+#define MIB ((size_t)1 << 20)
+
+static char dir[64];
+static pid_t echo_pid, sink_pid, tls_pid;
+static int echo_port, sink_port, tls_port;
+
+/* Answers every request with JSON {"port": client port, "n": requests on
+ * this connection, "bytes": body length}; the path picks the framing. */
+static const char echo_py[] =
+        "import json, socket, sys, time\n"
+        "from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\n"
+        "class H(BaseHTTPRequestHandler):\n"
+        "    protocol_version = 'HTTP/1.1'\n"
+        "    def log_message(self, *a): pass\n"
+        "    def setup(self):\n"
+        "        super().setup(); self.n = 0\n"
+        "    def go(self):\n"
+        "        self.n += 1\n"
+        "        n = int(self.headers.get('Content-Length') or 0)\n"
+        "        if n and not self.path.startswith('/early'): self.rfile.read(n)\n"
+        "        body = json.dumps({'port': self.client_address[1], 'n': self.n,\n"
+        "                           'bytes': n}).encode()\n"
+        "        p = self.path\n"
+        "        if p.startswith('/chunked'):\n"
+        "            self.send_response(200)\n"
+        "            self.send_header('Transfer-Encoding', 'chunked')\n"
+        "            self.send_header('ETag', '\"abc\"')\n"
+        "            self.end_headers()\n"
+        "            for i in range(0, len(body), 5):\n"
+        "                c = body[i:i + 5]\n"
+        "                self.wfile.write(b'%x;ext=1\\r\\n' % len(c) + c + b'\\r\\n')\n"
+        "            self.wfile.write(b'0\\r\\nX-Trailer: t\\r\\n\\r\\n')\n"
+        "        elif p.startswith('/toclose'):\n"
+        "            self.wfile.write(b'HTTP/1.1 200 OK\\r\\n\\r\\n' + body)\n"
+        "            self.close_connection = True\n"
+        "        elif p.startswith('/close'):\n"
+        "            self.send_response(200)\n"
+        "            self.send_header('Content-Length', str(len(body)))\n"
+        "            self.send_header('Connection', 'close')\n"
+        "            self.end_headers(); self.wfile.write(body)\n"
+        "            self.close_connection = True\n"
+        "        elif p.startswith('/idle-close'):\n"
+        "            self.send_response(200)\n"
+        "            self.send_header('Content-Length', str(len(body)))\n"
+        "            self.end_headers(); self.wfile.write(body); self.wfile.flush()\n"
+        "            self.close_connection = True\n"
+        "        elif p.startswith('/nocontent'):\n"
+        "            self.send_response(204); self.end_headers()\n"
+        "        elif p.startswith('/big'):\n"
+        "            big = b'x' * 100000\n"
+        "            self.send_response(200)\n"
+        "            self.send_header('Content-Length', str(len(big)))\n"
+        "            self.end_headers(); self.wfile.write(big)\n"
+        "        elif p.startswith('/continue'):\n"
+        "            self.wfile.write(b'HTTP/1.1 100 Continue\\r\\n\\r\\n')\n"
+        "            self.send_response(201)\n"
+        "            self.send_header('Content-Length', str(len(body)))\n"
+        "            self.end_headers(); self.wfile.write(body)\n"
+        "        elif p.startswith('/early'):\n"
+        "            self.send_response(413)\n"
+        "            self.send_header('Content-Length', '9')\n"
+        "            self.send_header('Connection', 'close')\n"
+        "            self.end_headers(); self.wfile.write(b'too big\\r\\n'); self.wfile.flush()\n"
+        "            self.connection.shutdown(socket.SHUT_WR)\n"
+        "            time.sleep(0.5)\n"
+        "            self.close_connection = True\n"
+        "        elif p.startswith('/hang'):\n"
+        "            time.sleep(30)\n"
+        "        else:\n"
+        "            self.send_response(200)\n"
+        "            self.send_header('Content-Length', str(len(body)))\n"
+        "            self.end_headers()\n"
+        "            if self.command != 'HEAD': self.wfile.write(body)\n"
+        "    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = go\n"
+        "srv = ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+        "srv.daemon_threads = True\n"
+        "print(srv.server_address[1], flush=True)\n"
+        "srv.serve_forever()\n";
+
+/* ---- Processes ---- */
+
+static pid_t spawn(char *const argv[], int *port)
+{
+	char line[32];
+	size_t got = 0;
+	ssize_t n;
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(null, 0);
+		dup2(fds[1], 1);
+		dup2(null, 2);
+		close(fds[0]);
+		close(fds[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (got < sizeof line - 1 && (n = read(fds[0], line + got, sizeof line - 1 - got)) > 0) {
+		got += (size_t)n;
+		if (memchr(line, '\n', got))
+			break;
+	}
+	close(fds[0]);
+	line[got] = '\0';
+	*port = atoi(line);
+	return *port > 0 ? pid : -1;
+}
+
+static void stop(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+static int setup(void **state)
+{
+	const char *services = getenv("PLUMB_SERVICES");
+	char script[128], sink[512], certs[600], cert[128], key[128];
+	char *echo_argv[] = {"python3", script, NULL};
+	char *sink_argv[] = {"python3", sink, NULL};
+	char *tls_argv[] = {"python3", sink, "--tls-cert", cert, "--tls-key", key, NULL};
+	FILE *f;
+
+	(void)state;
+	if (!services)
+		return -1;
+	snprintf(dir, sizeof dir, "/tmp/plumb-httpclient-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(script, sizeof script, "%s/echo.py", dir);
+	f = fopen(script, "w");
+	if (!f)
+		return -1;
+	fputs(echo_py, f);
+	fclose(f);
+	snprintf(sink, sizeof sink, "%s/httpsink.py", services);
+	snprintf(certs, sizeof certs, "%s/tlscerts.sh %s", services, dir);
+	if (system(certs) != 0)
+		return -1;
+	snprintf(cert, sizeof cert, "%s/server.pem", dir);
+	snprintf(key, sizeof key, "%s/server.key", dir);
+	echo_pid = spawn(echo_argv, &echo_port);
+	sink_pid = spawn(sink_argv, &sink_port);
+	tls_pid = spawn(tls_argv, &tls_port);
+	return echo_pid > 0 && sink_pid > 0 && tls_pid > 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	stop(echo_pid);
+	stop(sink_pid);
+	stop(tls_pid);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- URLs ---- */
+
+static void url_good(void **state)
+{
+	struct http_url u;
+
+	(void)state;
+	assert_int_equal(http_url_parse("HTTP://Example.test/a/./b//c?x=%2F&y", &u, NULL, 0),
+	                 HTTP_URL_OK);
+	assert_false(u.tls);
+	assert_string_equal(u.host, "Example.test");
+	assert_int_equal(u.port, 80);
+	assert_string_equal(u.target, "/a/./b//c?x=%2F&y"); /* byte for byte */
+	assert_int_equal(u.path_len, strlen("/a/./b//c"));
+	assert_string_equal(u.hostport, "Example.test");
+	assert_string_equal(u.peer, "Example.test:80");
+	http_url_release(&u);
+
+	assert_int_equal(http_url_parse("https://127.0.0.1:8443", &u, NULL, 0), HTTP_URL_OK);
+	assert_true(u.tls);
+	assert_string_equal(u.target, "/");
+	assert_string_equal(u.hostport, "127.0.0.1:8443");
+	http_url_release(&u);
+
+	assert_int_equal(http_url_parse("https://[::1]:443?q=1", &u, NULL, 0), HTTP_URL_OK);
+	assert_true(u.ipv6);
+	assert_string_equal(u.host, "::1");
+	assert_string_equal(u.target, "/?q=1");
+	assert_string_equal(u.hostport, "[::1]"); /* the default port is not named */
+	assert_string_equal(u.peer, "[::1]:443");
+	http_url_release(&u);
+}
+
+static void url_bad(void **state)
+{
+	struct http_url u;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(http_url_parse("ftp://h/x", &u, err, sizeof err), HTTP_URL_SCHEME);
+	assert_non_null(strstr(err, "only http:// and https://"));
+	assert_int_equal(http_url_parse("http://user:pw@h/x", &u, err, sizeof err),
+	                 HTTP_URL_USERINFO);
+	assert_null(strstr(err, "pw"));
+	assert_int_equal(http_url_parse("http://h/x#frag", &u, err, sizeof err), HTTP_URL_FRAGMENT);
+	assert_int_equal(http_url_parse("not a url", &u, err, sizeof err), HTTP_URL_MALFORMED);
+	assert_int_equal(http_url_parse("http:///x", &u, err, sizeof err), HTTP_URL_MALFORMED);
+	assert_int_equal(http_url_parse("http://h:99999/", &u, err, sizeof err),
+	                 HTTP_URL_MALFORMED);
+	assert_int_equal(http_url_parse("http://h:/", &u, err, sizeof err), HTTP_URL_MALFORMED);
+	assert_int_equal(http_url_parse("http://[::1/", &u, err, sizeof err), HTTP_URL_MALFORMED);
+	assert_int_equal(http_url_parse("http://h/a b", &u, err, sizeof err), HTTP_URL_MALFORMED);
+	assert_int_equal(http_url_parse("http://h/\xc3\xa9", &u, err, sizeof err),
+	                 HTTP_URL_MALFORMED);
+}
+
+/* ---- Exchanges ---- */
+
+struct seen {
+	char etag[64];
+	int headers;
+};
+
+static void on_header(void *arg, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	struct seen *s = arg;
+
+	s->headers++;
+	if (nlen == 4 && strncasecmp(name, "etag", 4) == 0)
+		snprintf(s->etag, sizeof s->etag, "%.*s", (int)vlen, value);
+}
+
+/* One exchange with the echo server; returns the port the server saw (or -1
+ * when the reply holds none). */
+static int echo(struct http_conn *c, const char *method, const char *path, const void *body,
+                size_t len, struct http_response *rs, struct seen *seen)
+{
+	struct http_url u;
+	char url[128], port[16];
+	struct http_request rq = {
+	        .method = method,
+	        .url = &u,
+	        .body = body,
+	        .len = len,
+	        .connect_timeout_ms = 5000,
+	        .stall_timeout_ms = 10000,
+	        .reply_max = 4096,
+	        .on_header = on_header,
+	        .header_arg = seen,
+	};
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", echo_port, path);
+	assert_int_equal(http_url_parse(url, &u, NULL, 0), HTTP_URL_OK);
+	if (http_exchange(c, &rq, rs) < 0)
+		fail_msg("%s %s: %d %s", method, path, rs->fail, rs->detail);
+	http_url_release(&u);
+	json_field(rs->body, "port", port, sizeof port);
+	return port[0] ? atoi(port) : -1;
+}
+
+static void keep_alive_and_framing(void **state)
+{
+	struct http_conn *c = http_conn_new();
+	struct http_response rs = {0};
+	struct seen seen = {0};
+	char n[16];
+	int port;
+
+	(void)state;
+	port = echo(c, "PUT", "/a", "hello", 5, &rs, &seen);
+	assert_int_equal(rs.status, 200);
+	json_field(rs.body, "bytes", n, sizeof n);
+	assert_string_equal(n, "5");
+	/* Content-Length, chunked (with extensions and trailers), HEAD, 204, a
+	 * 100 before the answer, a POST with no body: all on one connection. */
+	assert_int_equal(echo(c, "GET", "/chunked", NULL, 0, &rs, &seen), port);
+	assert_string_equal(seen.etag, "\"abc\"");
+	json_field(rs.body, "n", n, sizeof n);
+	assert_string_equal(n, "2");
+	assert_int_equal(rs.body_size, rs.body_len);
+	echo(c, "HEAD", "/head", NULL, 0, &rs, &seen);
+	assert_int_equal(rs.status, 200);
+	assert_int_equal(rs.body_size, 0);
+	echo(c, "DELETE", "/nocontent", NULL, 0, &rs, &seen);
+	assert_int_equal(rs.status, 204);
+	assert_int_equal(echo(c, "POST", "/continue", NULL, 0, &rs, &seen), port);
+	assert_int_equal(rs.status, 201);
+	json_field(rs.body, "n", n, sizeof n);
+	assert_string_equal(n, "5");
+	/* reply_max keeps the first bytes and counts them all. */
+	echo(c, "GET", "/big", NULL, 0, &rs, &seen);
+	assert_int_equal(rs.body_len, 4096);
+	assert_int_equal(rs.body_size, 100000);
+	assert_int_equal(strlen(rs.body), 4096);
+	/* "Connection: close" is obeyed: the next request connects anew. */
+	assert_int_equal(echo(c, "GET", "/close", NULL, 0, &rs, &seen), port);
+	port = echo(c, "GET", "/x", NULL, 0, &rs, &seen);
+	json_field(rs.body, "n", n, sizeof n);
+	assert_string_equal(n, "1");
+	/* A body read to the close: complete, and the connection is not kept. */
+	assert_int_equal(echo(c, "GET", "/toclose", NULL, 0, &rs, &seen), port);
+	assert_int_not_equal(echo(c, "GET", "/x", NULL, 0, &rs, &seen), port);
+	http_response_release(&rs);
+	http_conn_free(c);
+}
+
+/* The server closes a kept connection while it is idle: the next request
+ * finds it dead before any reply byte and is made again on a new one. */
+static void dead_idle_connection_is_replaced(void **state)
+{
+	struct http_conn *c = http_conn_new();
+	struct http_response rs = {0};
+	struct seen seen = {0};
+	struct timespec ts = {0, 300000000};
+	int port, again;
+
+	(void)state;
+	port = echo(c, "GET", "/idle-close", NULL, 0, &rs, &seen);
+	nanosleep(&ts, NULL);
+	again = echo(c, "PUT", "/after", "0123456789", 10, &rs, &seen);
+	assert_int_equal(rs.status, 200);
+	assert_int_equal(rs.fail, HTTP_OK);
+	assert_true(again > 0 && again != port);
+	http_response_release(&rs);
+	http_conn_free(c);
+}
+
+/* A reader of size generated bytes, hashed as they go out. */
+struct gen {
+	plumb_reader reader;
+	size_t size, pos;
+	SHA256_CTX sha;
+};
+
+static ssize_t gen_read(plumb_reader *r, void *buf, size_t len)
+{
+	struct gen *g = PLUMB_CONTAINER_OF(r, struct gen, reader);
+	unsigned char *p = buf;
+
+	if (len > 100000)
+		len = 100000;
+	if (len > g->size - g->pos)
+		len = g->size - g->pos;
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)(((g->pos + i) * 2654435761u) >> 13);
+	g->pos += len;
+	SHA256_Update(&g->sha, buf, len);
+	return (ssize_t)len;
+}
+
+static const plumb_reader_ops gen_ops = {.read = gen_read};
+
+static void hex(const unsigned char *d, char *out)
+{
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* Sends body (or a generated stream of len bytes when body is NULL) to the
+ * sink at path; returns http_exchange's result. */
+static int to_sink(bool tls, const char *ca, bool insecure, const char *path, const void *body,
+                   size_t len, struct http_response *rs, char *want_sha)
+{
+	struct http_conn *c = http_conn_new();
+	struct http_url u;
+	struct gen g = {.reader.ops = &gen_ops, .size = len};
+	char url[128];
+	unsigned char d[32];
+	_Atomic uint64_t progress = 0;
+	struct http_request rq = {
+	        .method = "POST",
+	        .url = &u,
+	        .body = body,
+	        .len = len,
+	        .reader = body ? NULL : &g.reader,
+	        .connect_timeout_ms = 5000,
+	        .stall_timeout_ms = 10000,
+	        .ca_file = ca,
+	        .insecure = insecure,
+	        .reply_max = 8192,
+	        .progress = &progress,
+	};
+	int rc;
+
+	SHA256_Init(&g.sha);
+	snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", tls ? "https" : "http",
+	         tls ? tls_port : sink_port, path);
+	assert_int_equal(http_url_parse(url, &u, NULL, 0), HTTP_URL_OK);
+	rc = http_exchange(c, &rq, rs);
+	if (body)
+		SHA256(body, len, d);
+	else
+		SHA256_Final(d, &g.sha);
+	if (want_sha)
+		hex(d, want_sha);
+	if (rc == 0 && rs->status == 200)
+		assert_int_equal(atomic_load(&progress), len);
+	http_url_release(&u);
+	http_conn_free(c);
+	return rc;
+}
+
+static void check_sink_reply(const struct http_response *rs, size_t len, const char *sha,
+                             const char *chunked)
+{
+	char got[128];
+
+	assert_int_equal(rs->status, 200);
+	json_field(rs->body, "sha256", got, sizeof got);
+	assert_string_equal(got, sha);
+	json_field(rs->body, "bytes", got, sizeof got);
+	assert_int_equal(strtoull(got, NULL, 10), len);
+	json_field(rs->body, "chunked", got, sizeof got);
+	assert_string_equal(got, chunked);
+}
+
+static void bodies_plain_and_tls(void **state)
+{
+	size_t len = 24 * MIB;
+	unsigned char *body = malloc(len);
+	struct http_response rs = {0};
+	char sha[65], ca[128];
+
+	(void)state;
+	assert_non_null(body);
+	for (size_t i = 0; i < len; i++)
+		body[i] = (unsigned char)(i * 7 + (i >> 12));
+	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+	assert_int_equal(to_sink(false, NULL, false, "/m", body, len, &rs, sha), 0);
+	check_sink_reply(&rs, len, sha, "false");
+	assert_int_equal(to_sink(false, NULL, false, "/s", NULL, 30 * MIB + 3, &rs, sha), 0);
+	check_sink_reply(&rs, 30 * MIB + 3, sha, "true");
+	assert_int_equal(to_sink(true, ca, false, "/m", body, len, &rs, sha), 0);
+	check_sink_reply(&rs, len, sha, "false");
+	assert_int_equal(to_sink(true, ca, false, "/s", NULL, 30 * MIB + 3, &rs, sha), 0);
+	check_sink_reply(&rs, 30 * MIB + 3, sha, "true");
+	assert_int_equal(to_sink(true, NULL, true, "/k", body, 1000, &rs, sha), 0);
+	check_sink_reply(&rs, 1000, sha, "false");
+	http_response_release(&rs);
+	free(body);
+}
+
+static void tls_refusals(void **state)
+{
+	struct http_response rs = {0};
+	char other[128], none[128];
+
+	(void)state;
+	snprintf(other, sizeof other, "%s/other-ca.pem", dir);
+	snprintf(none, sizeof none, "%s/none.pem", dir);
+	assert_int_equal(to_sink(true, NULL, false, "/x", "a", 1, &rs, NULL), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_TLS);
+	assert_string_equal(rs.detail,
+	                    "SSL certificate problem: unable to get local issuer certificate");
+	assert_int_equal(to_sink(true, other, false, "/x", "a", 1, &rs, NULL), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_TLS);
+	assert_non_null(strstr(rs.detail, "SSL certificate problem"));
+	assert_int_equal(to_sink(true, none, false, "/x", "a", 1, &rs, NULL), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_TLS);
+	assert_non_null(strstr(rs.detail, none));
+	/* Plain HTTP to the TLS port: not a reply. */
+	{
+		struct http_conn *c = http_conn_new();
+		struct http_url u;
+		char url[64];
+		struct http_request rq = {.method = "GET",
+		                          .url = &u,
+		                          .connect_timeout_ms = 5000,
+		                          .stall_timeout_ms = 5000,
+		                          .reply_max = 100};
+
+		snprintf(url, sizeof url, "http://127.0.0.1:%d/", tls_port);
+		http_url_parse(url, &u, NULL, 0);
+		assert_int_equal(http_exchange(c, &rq, &rs), -1);
+		assert_true(rs.fail == HTTP_FAIL_PROTOCOL || rs.fail == HTTP_FAIL_RECV);
+		http_url_release(&u);
+		http_conn_free(c);
+	}
+	http_response_release(&rs);
+}
+
+/* The server answers before the body is all sent (and closes, after a
+ * while): its answer is what comes back, and the sending stops. */
+static void early_reply_wins(void **state)
+{
+	size_t len = 256 * MIB;
+	unsigned char *body = calloc(1, len);
+	struct http_conn *c = http_conn_new();
+	struct http_response rs = {0};
+	struct seen seen = {0};
+
+	(void)state;
+	assert_non_null(body);
+	echo(c, "PUT", "/early", body, len, &rs, &seen);
+	assert_int_equal(rs.status, 413);
+	assert_int_equal(rs.fail, HTTP_OK);
+	assert_true(rs.early_reply);
+	assert_string_equal(rs.body, "too big\r\n");
+	assert_true(rs.sent < len);
+	http_response_release(&rs);
+	http_conn_free(c);
+	free(body);
+}
+
+/* Resets while sending, plain and TLS: a failure, never a SIGPIPE (which
+ * would kill this program: its action is the default). */
+static void reset_raises_no_sigpipe(void **state)
+{
+	size_t len = 64 * MIB;
+	unsigned char *body = calloc(1, len);
+	struct http_response rs = {0};
+	char ca[128];
+
+	(void)state;
+	assert_non_null(body);
+	assert_ptr_equal(signal(SIGPIPE, SIG_DFL), SIG_DFL);
+	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+	for (int i = 0; i < 2; i++) {
+		const char *path = i ? "/drop?after=65536&rst=1" : "/drop?after=65536";
+
+		assert_int_equal(to_sink(false, NULL, false, path, body, len, &rs, NULL), -1);
+		assert_true(rs.fail == HTTP_FAIL_SEND || rs.fail == HTTP_FAIL_RECV);
+		assert_true(rs.sent < len);
+		assert_int_equal(to_sink(true, ca, false, path, NULL, len, &rs, NULL), -1);
+		assert_true(rs.fail == HTTP_FAIL_SEND || rs.fail == HTTP_FAIL_RECV);
+	}
+	http_response_release(&rs);
+	free(body);
+}
+
+static bool stop_after(void *arg)
+{
+	return http_now_ns() >= *(int64_t *)arg;
+}
+
+/* A server that never answers: the stop callback ends the wait within 100 ms
+ * of turning true; without it, the stall clock does. */
+static void stop_and_stall(void **state)
+{
+	struct http_conn *c = http_conn_new();
+	struct http_response rs = {0};
+	struct http_url u;
+	char url[64];
+	int64_t when, t0;
+	struct http_request rq = {.method = "GET",
+	                          .url = &u,
+	                          .connect_timeout_ms = 5000,
+	                          .stall_timeout_ms = 20000,
+	                          .reply_max = 100,
+	                          .stop = stop_after,
+	                          .stop_arg = &when};
+
+	(void)state;
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", echo_port);
+	http_url_parse(url, &u, NULL, 0);
+	t0 = http_now_ns();
+	when = t0 + 300000000;
+	assert_int_equal(http_exchange(c, &rq, &rs), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_STOPPED);
+	assert_true(http_now_ns() - when < 150000000);
+	rq.stop = NULL;
+	rq.stall_timeout_ms = 400;
+	t0 = http_now_ns();
+	assert_int_equal(http_exchange(c, &rq, &rs), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_STALL);
+	assert_true(http_now_ns() - t0 >= 400000000 && http_now_ns() - t0 < 900000000);
+	http_url_release(&u);
+	http_response_release(&rs);
+	http_conn_free(c);
+}
+
+static void connect_failures(void **state)
+{
+	struct http_conn *c = http_conn_new();
+	struct http_response rs = {0};
+	struct http_url u;
+	char url[64];
+	struct http_request rq = {.method = "GET",
+	                          .url = &u,
+	                          .connect_timeout_ms = 2000,
+	                          .stall_timeout_ms = 2000,
+	                          .reply_max = 100};
+
+	(void)state;
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/", dead_port());
+	http_url_parse(url, &u, NULL, 0);
+	assert_int_equal(http_exchange(c, &rq, &rs), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_CONNECT);
+	assert_int_equal(rs.os_err, ECONNREFUSED);
+	http_url_release(&u);
+	http_url_parse("http://no-such-host.invalid/", &u, NULL, 0);
+	assert_int_equal(http_exchange(c, &rq, &rs), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_RESOLVE);
+	http_url_release(&u);
+	http_response_release(&rs);
+	http_conn_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(url_good),
+	        cmocka_unit_test(url_bad),
+	        cmocka_unit_test(keep_alive_and_framing),
+	        cmocka_unit_test(dead_idle_connection_is_replaced),
+	        cmocka_unit_test(bodies_plain_and_tls),
+	        cmocka_unit_test(tls_refusals),
+	        cmocka_unit_test(early_reply_wins),
+	        cmocka_unit_test(reset_raises_no_sigpipe),
+	        cmocka_unit_test(stop_and_stall),
+	        cmocka_unit_test(connect_failures),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -499,8 +499,13 @@ uint64_t mt_cfi_rule(uintptr_t pc)
 	if (!cie_off || cie_at - cie_off < lo)
 		return mt_rule_make(0, 0, 0, MT_RULE_BAD);
 	struct cur cc = {cie_at - cie_off, lo, hi, false};
-	if (!parse_cie(&cc, &cie) || cie.signal)
+	if (!parse_cie(&cc, &cie))
 		return mt_rule_make(0, 0, 0, MT_RULE_BAD);
+	/* A signal frame (glibc's __restore_rt): its CFI is an expression
+	 * over the ucontext the kernel left at the SP; the walk reads that
+	 * structure itself. */
+	if (cie.signal)
+		return mt_rule_make(0, 0, 0, MT_RULE_SIGNAL);
 	begin = encoded(&c, cie.fde_enc, 0);
 	range = encoded(&c, cie.fde_enc & 0x0f, 0);
 	if (c.bad || a < begin || a - begin >= range)

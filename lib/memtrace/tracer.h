@@ -272,6 +272,9 @@ MT_HIDDEN void mt_unwind_parent(void);
 #define MT_RULE_STOP    (1ull << 50) /* outermost frame (RA undefined) */
 #define MT_RULE_BAD     (1ull << 51) /* cannot unwind through here */
 #define MT_RULE_BP_LOST (1ull << 52) /* BP's rule is not one we follow */
+#define MT_RULE_SIGNAL  (1ull << 53) /* a signal trampoline: the registers
+                                      * before the signal are in the
+                                      * ucontext at the SP */
 static inline uint64_t mt_rule_make(int32_t cfa_off, int16_t bp_off, int8_t ra_off8, uint64_t flags)
 {
 	return (uint64_t)(uint32_t)cfa_off | (uint64_t)(uint16_t)bp_off << 32 |

@@ -27,7 +27,9 @@
  * that holds it (found once per thread in /proc/self/maps, with raw system
  * calls: no malloc, no cancellation point), each frame's CFA must be above
  * the previous one, and it stops at the frame limit, at a return address it
- * cannot resolve, and at the outermost frame (_start, clone).
+ * cannot resolve, and at the outermost frame (_start, clone).  A signal
+ * trampoline is stepped over to the code the signal interrupted
+ * (signal_frame).
  *
  * The hooks are compiled with frame pointers, so the walk starts exactly at
  * the hook's frame: frame 0 is the return address into the code that called
@@ -36,8 +38,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <unistd.h>
 
 #include "tracer.h"
@@ -319,6 +323,34 @@ static inline bool push(struct walk *w, uintptr_t ra)
 	return true;
 }
 
+/*
+ * Steps over a signal frame: @*sp is where the handler returned to the
+ * trampoline, the kernel's ucontext (x86-64's rt_sigframe after its return
+ * address), which holds the registers of the code the signal interrupted.
+ * Its instruction pointer is not a return address but the instruction
+ * itself, so the frame recorded (and the rule looked up next) is one byte
+ * past it: every frame is then "the address after a call", and the rule
+ * and the line found for it minus one are the interrupted instruction's.
+ * A handler on an alternate stack interrupted code on another: that
+ * stack is beyond the walk's reach (rd refuses it), and the walk ends
+ * with the interrupted function as its last frame.
+ */
+static bool signal_frame(struct walk *w, uintptr_t *pc, uintptr_t *sp, uintptr_t *bp)
+{
+	uintptr_t uc = *sp, rip, rsp, rbp;
+
+	if (!rd(w, uc + offsetof(ucontext_t, uc_mcontext.gregs[REG_RIP]), &rip) ||
+	    !rd(w, uc + offsetof(ucontext_t, uc_mcontext.gregs[REG_RSP]), &rsp) ||
+	    !rd(w, uc + offsetof(ucontext_t, uc_mcontext.gregs[REG_RBP]), &rbp))
+		return false;
+	if (rsp <= *sp || !push(w, rip + 1))
+		return false;
+	*pc = rip + 1;
+	*sp = rsp;
+	*bp = rbp;
+	return true;
+}
+
 static void walk_cfi(struct walk *w, uintptr_t ra0, uintptr_t bp0)
 {
 	uintptr_t pc = ra0, sp = w->sp0, bp = bp0;
@@ -335,6 +367,13 @@ static void walk_cfi(struct walk *w, uintptr_t ra0, uintptr_t bp0)
 		}
 		if (r & (MT_RULE_STOP | MT_RULE_BAD))
 			break;
+		if (r & MT_RULE_SIGNAL) {
+			if (!signal_frame(w, &pc, &sp, &bp))
+				break;
+			bp_known = true;
+			bp_is_bp0 = false;
+			continue;
+		}
 		if (r & MT_RULE_CFA_BP) {
 			if (!bp_known)
 				break;

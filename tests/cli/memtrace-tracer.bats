@@ -215,6 +215,22 @@ leaker_sites() {
 	[ "$(jq -r '.[1].function' <<<"$tb")" = leak_d1 ]
 }
 
+@test "a block allocated in a signal handler: its traceback goes on through the signal frame" {
+	for unwind in auto fp; do
+		trace "$T/h.pmt" env PLUMB_MEMTRACE_UNWIND=$unwind "$TESTS/handler"
+		[ "$status" -eq 0 ]
+		json leaks --top 0 "$T/h.pmt" >"$T/h.json"
+		tb=$(jq -c '.groups[] | select(.size == 4321) | [.traceback[] | select(.filename | endswith("handler.c"))]' "$T/h.json")
+		[ "$(jq -r '.[0].function' <<<"$tb")" = on_usr1 ]
+		[ "$(jq -r '.[0].lineno' <<<"$tb")" -eq "$(line_of "$SRC/handler.c" IN_HANDLER)" ]
+		[ "$unwind" = auto ] || continue # frame pointers end at the trampoline
+		[ "$(jq -r '.[1].function' <<<"$tb")" = interrupted ]
+		[ "$(jq -r '.[1].lineno' <<<"$tb")" -eq "$(line_of "$SRC/handler.c" RAISED_HERE)" ]
+		[ "$(jq -r '.[2].function' <<<"$tb")" = main ]
+		[ "$(jq -r '.[2].lineno' <<<"$tb")" -eq "$(line_of "$SRC/handler.c" INTERRUPTED_CALL)" ]
+	done
+}
+
 @test "leaker: stacks are cut at --frames (default 64)" {
 	e=$(line_of "$SRC/leaker.c" LEAK_E)
 	trace "$T/l.pmt" "$TESTS/leaker"

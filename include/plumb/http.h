@@ -45,18 +45,25 @@ typedef struct plumb_http_options {
 	const char *url;            /* http:// or https://; required */
 	const char *method;         /* "POST" (the default when NULL), "PUT", ... */
 	const char *content_type;   /* the Content-Type header, or NULL for none */
-	const char *const *headers; /* nheaders "Name: value" lines, sent as given */
+	/* nheaders "Name: value" lines, sent as given after the request's own.
+	 * A Host or User-Agent among them replaces plumb's; Content-Length,
+	 * Transfer-Encoding and Connection are refused (-EINVAL): the body's
+	 * framing is plumb's to decide. */
+	const char *const *headers;
 	size_t nheaders;
-	long connect_timeout_ms; /* to set up a connection (and TLS); default 30 s */
+	/* To resolve the name and set up a connection (and TLS); default 30 s,
+	 * also when <= 0. */
+	long connect_timeout_ms;
 	/* Give up when the server has taken no byte of the body and sent no byte
 	 * of its reply for this long.  Time spent waiting for the reader does not
 	 * count, so a slow producer is never mistaken for a dead server.
-	 * Default 120 s. */
+	 * Default 120 s, also when <= 0. */
 	long stall_timeout_ms;
 	int retries;         /* further attempts while no body byte was read; default 2 */
 	const char *ca_file; /* a PEM bundle of trusted CAs; NULL: the system's */
 	int insecure;        /* nonzero: do not verify the server's certificate */
-	size_t reply_max;    /* bytes of the reply body to keep; default PLUMB_HTTP_REPLY_MAX */
+	size_t reply_max;    /* bytes of the reply body to keep; default PLUMB_HTTP_REPLY_MAX,
+	                        at most 64 MiB (a larger value means 64 MiB) */
 	const _Atomic int *cancel;  /* when nonzero, stop (may be NULL) */
 	_Atomic uint64_t *progress; /* if not NULL, set to the body bytes sent so far */
 } plumb_http_options;

@@ -13,25 +13,44 @@
  * the time since a byte last moved in either direction, reset also each time
  * the body's reader returns (the time spent waiting for a producer is the
  * producer's, not the server's).  Connecting has its own deadline, which
- * covers the TLS handshake.
+ * covers resolving the name and the TLS handshake.  getaddrinfo cannot be
+ * interrupted, so a name is looked up in a detached thread of its own while
+ * the exchange waits for it in 100 ms slices; given up on (stopped, or out of
+ * time), the thread finishes alone and frees what it holds.  IP literals are
+ * not looked up.
  *
  * SIGPIPE: plain sockets are written with send(MSG_NOSIGNAL); TLS goes
  * through a BIO of our own that does the same, so a peer's reset never
  * raises the signal whatever the process does with it.  OpenSSL is
  * initialised (with the system's configuration) when the first TLS
- * connection is made, not before: plain http never pays for it.
+ * connection is made, not before: plain http never pays for it.  An
+ * SSL_CTX with the CAs loaded costs most of a MiB (the system bundle), so
+ * there is one per (insecure, ca_file) for the whole process, shared by all
+ * connections and threads (it is only read once set up) and kept to the end.
+ * A peer that closes without close_notify ends the input like one that sends
+ * it (our BIO answers BIO_CTRL_EOF, and SSL_OP_IGNORE_UNEXPECTED_EOF is set):
+ * a body read to the close ends there, and one cut short is reported as for
+ * plain HTTP.
  *
  * Early replies: while the body goes out, the socket is also watched for
  * input; a server that answers before the body is all sent (413, 401, or a
  * 500 and a close) stops the sending, and its reply is what the caller gets,
- * not the broken pipe that usually follows.
+ * not the broken pipe that usually follows.  Interim 1xx replies (a 100
+ * Continue nobody asked for) are dropped as they complete and the sending
+ * goes on: only a final status stops it.
  *
  * Keep-alive: the connection stays open after a reply read to its end when
  * the request was sent whole and the server did not say "Connection: close"
  * (HTTP/1.0 replies close).  The next exchange to the same origin and TLS
- * settings reuses it; if it turns out to have been closed while idle (the
- * failure comes before any reply byte), the exchange is made again once on a
- * fresh connection when the body can be sent again.
+ * settings reuses it unless the server sent something or closed it while it
+ * was idle (a 408 then a close, typically): that one is closed and a fresh
+ * one made.  If it turns out to have been closed anyway (the failure comes
+ * before any reply byte), the exchange is made again once on a fresh
+ * connection when the body can be sent again.
+ *
+ * Framing: a reply with two different Content-Length values is refused, and
+ * one with Transfer-Encoding is framed by it (chunked, else to the close),
+ * whatever Content-Length says, and its connection is never kept.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -42,6 +61,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +87,8 @@
 struct http_conn {
 	int fd; /* -1 when closed */
 	SSL *ssl;
-	SSL_CTX *ctx;
+	bool tls_eof;        /* the socket under ssl gave its end of input */
+	SSL_CTX *ctx;        /* a reference to the shared one for ctx_key */
 	char ctx_key[4200];  /* the TLS settings ctx was made for */
 	char conn_key[4600]; /* scheme, host, port and TLS settings of the connection */
 	char rbuf[RBUF];
@@ -86,6 +107,10 @@ struct xfer {
 	bool peer_closed;    /* input ended (EOF or error) while sending */
 	int peer_err;        /* the error that ended it, or 0 for EOF */
 	bool keep;           /* the connection may serve another request */
+	int64_t connect_ns;  /* the request's timeouts, defaults and clamp applied */
+	int64_t stall_ns;
+	size_t reply_max; /* the request's, at most HTTP_REPLY_CAP */
+	size_t body_cap;  /* bytes allocated at rs->body */
 };
 
 int64_t http_now_ns(void)
@@ -143,12 +168,20 @@ static int wait_io(struct xfer *x, short events, int64_t deadline)
 	}
 }
 
-/* When the stall clock runs out (never, for a timeout <= 0). */
+/* A timeout in ns: dflt for ms <= 0, HTTP_TIMEOUT_MAX_MS at most. */
+static int64_t timeout_ns(long ms, long dflt)
+{
+	if (ms <= 0)
+		ms = dflt;
+	if (ms > HTTP_TIMEOUT_MAX_MS)
+		ms = HTTP_TIMEOUT_MAX_MS;
+	return (int64_t)ms * 1000000;
+}
+
+/* When the stall clock runs out. */
 static int64_t stall_deadline(const struct xfer *x)
 {
-	if (x->rq->stall_timeout_ms <= 0)
-		return INT64_MAX;
-	return x->last_move + (int64_t)x->rq->stall_timeout_ms * 1000000;
+	return x->last_move + x->stall_ns;
 }
 
 /* ---- TLS ---- */
@@ -156,9 +189,11 @@ static int64_t stall_deadline(const struct xfer *x)
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 static BIO_METHOD *sock_method;
 
+/* The BIO's data is its http_conn: the socket, and where its EOF is noted. */
 static int sock_write(BIO *b, const char *p, int n)
 {
-	ssize_t w = send((int)(intptr_t)BIO_get_data(b), p, (size_t)n, MSG_NOSIGNAL);
+	struct http_conn *c = BIO_get_data(b);
+	ssize_t w = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
 
 	BIO_clear_retry_flags(b);
 	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -168,20 +203,30 @@ static int sock_write(BIO *b, const char *p, int n)
 
 static int sock_read(BIO *b, char *p, int n)
 {
-	ssize_t r = recv((int)(intptr_t)BIO_get_data(b), p, (size_t)n, 0);
+	struct http_conn *c = BIO_get_data(b);
+	ssize_t r = recv(c->fd, p, (size_t)n, 0);
 
 	BIO_clear_retry_flags(b);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		BIO_set_retry_read(b);
+	if (r == 0 && n > 0)
+		c->tls_eof = true;
 	return (int)r;
 }
 
+/* FLUSH (nothing to do) and EOF: libssl asks the latter when a read gave
+ * 0, to tell a close from an error. */
 static long sock_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-	(void)b;
+	struct http_conn *c = BIO_get_data(b);
+
 	(void)num;
 	(void)ptr;
-	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+	if (cmd == BIO_CTRL_FLUSH)
+		return 1;
+	if (cmd == BIO_CTRL_EOF)
+		return c && c->tls_eof;
+	return 0;
 }
 
 static int sock_create(BIO *b)
@@ -214,46 +259,103 @@ static void ssl_error_text(char *out, size_t len, const char *fallback)
 	ERR_clear_error();
 }
 
-/* An SSL_CTX for the request's TLS settings (kept while they stay). */
+/* A new SSL_CTX for rq's TLS settings, CAs loaded; NULL with the failure
+ * recorded. */
+static SSL_CTX *new_context(struct xfer *x)
+{
+	const struct http_request *rq = x->rq;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	char why[200];
+
+	if (!ctx || !sock_method) {
+		SSL_CTX_free(ctx);
+		fail(x, HTTP_FAIL_NOMEM, 0, "cannot set up TLS");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (rq->insecure) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		if (rq->ca_file ? !SSL_CTX_load_verify_locations(ctx, rq->ca_file, NULL)
+		                : !SSL_CTX_set_default_verify_paths(ctx)) {
+			ssl_error_text(why, sizeof why, "unreadable");
+			SSL_CTX_free(ctx);
+			fail(x, HTTP_FAIL_TLS, 0, "cannot load the CA certificates %s: %s",
+			     rq->ca_file ? rq->ca_file : "of the system", why);
+			return NULL;
+		}
+	}
+	return ctx;
+}
+
+/* The process's SSL_CTXs, one per TLS settings key, each holding a
+ * reference of its own until the process ends.  Past CTX_SHARED different
+ * settings, a connection gets one of its own (and frees it). */
+#define CTX_SHARED 8
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char *key; /* malloc'd */
+	SSL_CTX *ctx;
+} ctx_shared[CTX_SHARED];
+
+/* A reference to the SSL_CTX for key (made on first use, under the lock so
+ * that two threads do not both load the CAs); NULL with the failure
+ * recorded.  A failure is not kept: the next connection tries again. */
+static SSL_CTX *shared_context(struct xfer *x, const char *key)
+{
+	SSL_CTX *ctx = NULL;
+	int i;
+
+	pthread_mutex_lock(&ctx_lock);
+	for (i = 0; i < CTX_SHARED && ctx_shared[i].key; i++) {
+		if (strcmp(ctx_shared[i].key, key) == 0) {
+			ctx = ctx_shared[i].ctx;
+			SSL_CTX_up_ref(ctx);
+			goto out;
+		}
+	}
+	ctx = new_context(x);
+	if (ctx && i < CTX_SHARED && (ctx_shared[i].key = strdup(key))) {
+		SSL_CTX_up_ref(ctx); /* the table's */
+		ctx_shared[i].ctx = ctx;
+	}
+out:
+	pthread_mutex_unlock(&ctx_lock);
+	return ctx;
+}
+
+/* The SSL_CTX for the request's TLS settings (kept while they stay). */
 static int tls_context(struct xfer *x)
 {
 	const struct http_request *rq = x->rq;
 	struct http_conn *c = x->c;
-	char key[sizeof c->ctx_key], why[200];
+	char key[sizeof c->ctx_key];
 
 	snprintf(key, sizeof key, "%d %s", rq->insecure, rq->ca_file ? rq->ca_file : "");
 	if (c->ctx && strcmp(key, c->ctx_key) == 0)
 		return 0;
 	SSL_CTX_free(c->ctx);
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	if (!c->ctx || !sock_method)
-		return fail(x, HTTP_FAIL_NOMEM, 0, "cannot set up TLS");
-	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_mode(c->ctx,
-	                 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_options(c->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	if (rq->insecure) {
-		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-	} else {
-		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-		if (rq->ca_file ? !SSL_CTX_load_verify_locations(c->ctx, rq->ca_file, NULL)
-		                : !SSL_CTX_set_default_verify_paths(c->ctx)) {
-			ssl_error_text(why, sizeof why, "unreadable");
-			SSL_CTX_free(c->ctx);
-			c->ctx = NULL;
-			return fail(x, HTTP_FAIL_TLS, 0, "cannot load the CA certificates %s: %s",
-			            rq->ca_file ? rq->ca_file : "of the system", why);
-		}
-	}
+	c->ctx_key[0] = '\0';
+	if (!(c->ctx = shared_context(x, key)))
+		return -1;
 	snprintf(c->ctx_key, sizeof c->ctx_key, "%s", key);
 	return 0;
 }
 
-static bool ip_literal(const struct http_url *u)
+/* Whether the host is an IP address (as getaddrinfo reads one: IPv4 in any
+ * form inet_aton takes, 127.1 too); if so, its usual text into out. */
+static bool ip_literal(const struct http_url *u, char *out, size_t len)
 {
+	struct in6_addr a6;
 	struct in_addr a;
 
-	return u->ipv6 || inet_pton(AF_INET, u->host, &a) == 1;
+	if (u->ipv6)
+		return inet_pton(AF_INET6, u->host, &a6) == 1 &&
+		       inet_ntop(AF_INET6, &a6, out, (socklen_t)len);
+	return inet_aton(u->host, &a) && inet_ntop(AF_INET, &a, out, (socklen_t)len);
 }
 
 /* What went wrong in a handshake that failed, into the detail. */
@@ -283,6 +385,8 @@ static int tls_handshake(struct xfer *x, int64_t deadline)
 {
 	const struct http_url *u = x->rq->url;
 	struct http_conn *c = x->c;
+	char ip[INET6_ADDRSTRLEN];
+	bool is_ip = ip_literal(u, ip, sizeof ip);
 	BIO *bio;
 
 	pthread_once(&tls_once, tls_init);
@@ -292,14 +396,14 @@ static int tls_handshake(struct xfer *x, int64_t deadline)
 	bio = c->ssl ? BIO_new(sock_method) : NULL;
 	if (!bio)
 		return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory");
-	BIO_set_data(bio, (void *)(intptr_t)c->fd);
+	c->tls_eof = false;
+	BIO_set_data(bio, c);
 	SSL_set_bio(c->ssl, bio, bio);
-	if (!ip_literal(u))
+	if (!is_ip)
 		SSL_set_tlsext_host_name(c->ssl, u->host);
 	if (!x->rq->insecure) {
-		int ok = ip_literal(u)
-		                 ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), u->host)
-		                 : SSL_set1_host(c->ssl, u->host);
+		int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), ip)
+		               : SSL_set1_host(c->ssl, u->host);
 
 		if (!ok)
 			return fail(x, HTTP_FAIL_TLS, 0, "cannot check the certificate against %s",
@@ -334,6 +438,7 @@ static void conn_close(struct http_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->tls_eof = false;
 	c->rpos = c->rlen = 0;
 	c->conn_key[0] = '\0';
 }
@@ -363,24 +468,153 @@ static int connect_one(struct xfer *x, const struct addrinfo *ai, int64_t deadli
 	return err;
 }
 
-static int conn_open(struct xfer *x)
-{
-	const struct http_request *rq = x->rq;
-	const struct http_url *u = rq->url;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res, *ai;
-	int64_t deadline;
-	char port[8];
-	int rc, err = ECONNREFUSED, one = 1, n = 0, i = 0;
+/* A name being looked up by its own thread.  Whoever of the thread and the
+ * exchange lets go of it last frees it. */
+struct lookup {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cv; /* on CLOCK_MONOTONIC */
+	int refs;               /* 2 while both hold it */
+	bool done;
+	int rc, err;          /* getaddrinfo's result, and errno for EAI_SYSTEM */
+	struct addrinfo *res; /* until taken */
+	char host[256], port[8];
+};
 
-	conn_close(x->c);
+/* Drops a reference to l, whose lock the caller holds (and which this
+ * releases). */
+static void lookup_put(struct lookup *l)
+{
+	bool last = --l->refs == 0;
+
+	pthread_mutex_unlock(&l->lock);
+	if (!last)
+		return;
+	if (l->res)
+		freeaddrinfo(l->res);
+	pthread_cond_destroy(&l->done_cv);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+static void *lookup_run(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(l->host, l->port, &hints, &res), err = errno;
+
+	pthread_mutex_lock(&l->lock);
+	l->rc = rc;
+	l->err = err;
+	l->res = rc == 0 ? res : NULL;
+	l->done = true;
+	pthread_cond_signal(&l->done_cv);
+	lookup_put(l);
+	return NULL;
+}
+
+/* Starts l's thread, detached and with every signal blocked (they are the
+ * process's other threads' business).  Returns 0 or an errno. */
+static int lookup_start(struct lookup *l)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	int rc;
+
+	if ((rc = pthread_attr_init(&attr)) != 0)
+		return rc;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&t, &attr, lookup_run, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+/* The addresses of the URL's host, into *out (freeaddrinfo them), by
+ * deadline and while not stopped: 0, or -1 with the failure recorded.  IP
+ * literals are converted here; names are looked up in a thread of their own,
+ * waited for in SLICE_MS slices. */
+static int resolve(struct xfer *x, int64_t deadline, struct addrinfo **out)
+{
+	const struct http_url *u = x->rq->url;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
+	char port[8], ip[INET6_ADDRSTRLEN];
+	pthread_condattr_t ca;
+	struct lookup *l;
+	int rc, err;
+
 	snprintf(port, sizeof port, "%u", u->port);
-	rc = getaddrinfo(u->host, port, &hints, &res);
+	*out = NULL;
+	if (ip_literal(u, ip, sizeof ip)) {
+		rc = getaddrinfo(u->host, port, &hints, out);
+		err = errno;
+		goto done;
+	}
+	if (!(l = calloc(1, sizeof *l)))
+		return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory");
+	snprintf(l->host, sizeof l->host, "%s", u->host);
+	snprintf(l->port, sizeof l->port, "%s", port);
+	l->refs = 2;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->done_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&l->lock, NULL);
+	if ((err = lookup_start(l)) != 0) {
+		pthread_mutex_lock(&l->lock);
+		l->refs = 1;
+		lookup_put(l);
+		return fail(x, HTTP_FAIL_RESOLVE, err, "cannot start the lookup: %s",
+		            strerror(err));
+	}
+	pthread_mutex_lock(&l->lock);
+	while (!l->done) {
+		int64_t now = http_now_ns(), until = deadline;
+		struct timespec ts;
+
+		if (stopped(x)) {
+			lookup_put(l);
+			return fail(x, HTTP_FAIL_STOPPED, 0, "stopped");
+		}
+		if (now >= deadline) {
+			lookup_put(l);
+			return fail(x, HTTP_FAIL_RESOLVE, ETIMEDOUT, "no answer within %ld ms",
+			            (long)((x->connect_ns + 999999) / 1000000));
+		}
+		if (until - now > (int64_t)SLICE_MS * 1000000)
+			until = now + (int64_t)SLICE_MS * 1000000;
+		ts.tv_sec = (time_t)(until / 1000000000);
+		ts.tv_nsec = (long)(until % 1000000000);
+		pthread_cond_timedwait(&l->done_cv, &l->lock, &ts);
+	}
+	rc = l->rc;
+	err = l->err;
+	*out = l->res;
+	l->res = NULL;
+	lookup_put(l);
+done:
 	if (rc == EAI_MEMORY)
 		return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory");
 	if (rc != 0)
 		return fail(x, HTTP_FAIL_RESOLVE, 0, "%s",
-		            rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	deadline = http_now_ns() + (int64_t)rq->connect_timeout_ms * 1000000;
+		            rc == EAI_SYSTEM ? strerror(err) : gai_strerror(rc));
+	return 0;
+}
+
+static int conn_open(struct xfer *x)
+{
+	const struct http_url *u = x->rq->url;
+	struct addrinfo *res, *ai;
+	int64_t deadline = http_now_ns() + x->connect_ns;
+	int err = ECONNREFUSED, one = 1, n = 0, i = 0;
+
+	conn_close(x->c);
+	if (resolve(x, deadline, &res) < 0)
+		return -1;
 	for (ai = res; ai; ai = ai->ai_next)
 		n++;
 	/* Each address gets its share of the time left, the last one all of it. */
@@ -477,8 +711,42 @@ static ssize_t raw_recv(struct http_conn *c, short *want)
 	return -errno;
 }
 
-/* While sending: if the server has sent something (an early reply) or
- * closed, takes it in and returns true. */
+/* While sending (rbuf holds what came since the request began, from its
+ * start): drops the complete interim (1xx) heads at its start; true when
+ * what is left begins a final reply, or something that is not HTTP (for
+ * read_reply to refuse), false when it is empty or an interim head still
+ * incomplete. */
+static bool final_reply_began(struct http_conn *c)
+{
+	static const char form[] = "HTTP/1.d ddd"; /* d: a digit */
+
+	for (;;) {
+		const char *p = c->rbuf, *end;
+		size_t n = c->rlen, k;
+		int status;
+
+		for (k = 0; k < n && k < sizeof form - 1; k++)
+			if (form[k] == 'd' ? !isdigit((unsigned char)p[k]) : p[k] != form[k])
+				return true;
+		if (k < sizeof form - 1)
+			return false; /* too little to tell (or nothing) */
+		status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+		if (status < 100 || status >= 200 || status == 101)
+			return true;
+		end = memmem(p, n, "\n\r\n", 3);
+		k = end ? (size_t)(end - p) + 3 : 0;
+		if (!end && (end = memmem(p, n, "\n\n", 2)))
+			k = (size_t)(end - p) + 2;
+		if (!end)
+			return n == RBUF; /* a head too long: read_reply says so */
+		memmove(c->rbuf, p + k, n - k);
+		c->rlen = n - k;
+	}
+}
+
+/* While sending: takes in what the server sent, if anything.  True when it
+ * closed or a final reply began (an early reply: stop sending and read it);
+ * interim 1xx replies do not count. */
 static bool peer_spoke(struct xfer *x)
 {
 	struct http_conn *c = x->c;
@@ -486,20 +754,19 @@ static bool peer_spoke(struct xfer *x)
 	short want;
 	ssize_t r;
 
-	if (poll(&p, 1, 0) <= 0 || c->rlen >= RBUF)
-		return false;
-	r = raw_recv(c, &want);
-	if (r == -EAGAIN)
-		return false; /* TLS housekeeping (a session ticket), no data */
-	if (r > 0) {
-		c->rlen += (size_t)r;
-		x->got_reply_byte = true;
-		x->last_move = http_now_ns();
-	} else {
-		x->peer_closed = true;
-		x->peer_err = r < 0 ? (int)-r : 0;
+	if (c->rlen < RBUF && ((c->ssl && SSL_pending(c->ssl) > 0) || poll(&p, 1, 0) > 0)) {
+		r = raw_recv(c, &want);
+		if (r > 0) {
+			c->rlen += (size_t)r;
+			x->got_reply_byte = true;
+			x->last_move = http_now_ns();
+		} else if (r != -EAGAIN) { /* -EAGAIN: TLS housekeeping, no data */
+			x->peer_closed = true;
+			x->peer_err = r < 0 ? (int)-r : 0;
+			return true;
+		}
 	}
-	return true;
+	return final_reply_began(c);
 }
 
 /* Sends n bytes: 0 when sent, 1 when the server spoke first (stop sending
@@ -551,6 +818,19 @@ static int append(plumb_buffer *b, const char *fmt, ...)
 	return plumb_buffer_append(b, line, (size_t)n);
 }
 
+/* Whether the caller's headers hold one called name. */
+static bool has_header(const struct http_request *rq, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < rq->nheaders; i++)
+		if (strncasecmp(rq->headers[i], name, n) == 0 && rq->headers[i][n] == ':')
+			return true;
+	return false;
+}
+
+/* The request line and headers: Host and User-Agent (unless the caller's
+ * headers have their own), the caller's, then the body's framing. */
 static int send_head(struct xfer *x)
 {
 	const struct http_request *rq = x->rq;
@@ -563,8 +843,10 @@ static int send_head(struct xfer *x)
 	if (plumb_buffer_append(&b, rq->method, strlen(rq->method)) < 0 ||
 	    plumb_buffer_append(&b, " ", 1) < 0 ||
 	    plumb_buffer_append(&b, rq->url->target, strlen(rq->url->target)) < 0 ||
-	    append(&b, " HTTP/1.1\r\nHost: %s\r\nUser-Agent: plumb/%s\r\n", rq->url->hostport,
-	           plumb_version()) < 0)
+	    append(&b, " HTTP/1.1\r\n") < 0 ||
+	    (!has_header(rq, "Host") && append(&b, "Host: %s\r\n", rq->url->hostport) < 0) ||
+	    (!has_header(rq, "User-Agent") &&
+	     append(&b, "User-Agent: plumb/%s\r\n", plumb_version()) < 0))
 		rc = -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < rq->nheaders; i++)
 		if (plumb_buffer_append(&b, rq->headers[i], strlen(rq->headers[i])) < 0 ||
@@ -732,17 +1014,29 @@ static int get_line(struct xfer *x, char **line, const char *what)
 	}
 }
 
-/* Keeps what fits of the body and counts all of it. */
+/* Keeps what fits of the body (in a buffer grown as it comes) and counts
+ * all of it. */
 static int keep_body(struct xfer *x, const char *p, size_t n)
 {
 	struct http_response *rs = x->rs;
-	size_t room = x->rq->reply_max - rs->body_len, take = n < room ? n : room;
+	size_t room = x->reply_max - rs->body_len, take = n < room ? n : room;
 
 	rs->body_size += n;
 	if (take == 0)
 		return 0;
-	if (!rs->body && !(rs->body = malloc(x->rq->reply_max + 1)))
-		return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory while keeping the reply");
+	if (rs->body_len + take + 1 > x->body_cap) {
+		size_t cap = x->body_cap ? x->body_cap : 4096;
+		char *grown;
+
+		while (cap < rs->body_len + take + 1)
+			cap *= 2;
+		if (cap > x->reply_max + 1)
+			cap = x->reply_max + 1;
+		if (!(grown = realloc(rs->body, cap)))
+			return fail(x, HTTP_FAIL_NOMEM, 0, "out of memory while keeping the reply");
+		rs->body = grown;
+		x->body_cap = cap;
+	}
 	memcpy(rs->body + rs->body_len, p, take);
 	rs->body_len += take;
 	rs->body[rs->body_len] = '\0';
@@ -823,7 +1117,7 @@ static bool has_token(const char *value, const char *token)
 
 struct head {
 	int status, minor;
-	bool chunked, close, keep_alive, has_len;
+	bool chunked, has_te, close, keep_alive, has_len;
 	uint64_t len;
 };
 
@@ -865,14 +1159,21 @@ static int read_head(struct xfer *x, struct head *h)
 		if (strcasecmp(line, "Content-Length") == 0) {
 			char *end;
 
+			uint64_t len;
+
 			errno = 0;
-			h->len = strtoull(value, &end, 10);
+			len = strtoull(value, &end, 10);
 			if (errno || end == value || *end || !isdigit((unsigned char)*value))
 				return fail(x, HTTP_FAIL_PROTOCOL, 0,
 				            "a bad Content-Length in the reply");
+			if (h->has_len && len != h->len)
+				return fail(x, HTTP_FAIL_PROTOCOL, 0,
+				            "two different Content-Length values in the reply");
+			h->len = len;
 			h->has_len = true;
 		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
-			h->chunked = has_token(value, "chunked");
+			h->has_te = true;
+			h->chunked |= has_token(value, "chunked");
 		} else if (strcasecmp(line, "Connection") == 0) {
 			h->close |= has_token(value, "close");
 			h->keep_alive |= has_token(value, "keep-alive");
@@ -899,7 +1200,7 @@ static int read_reply(struct xfer *x)
 	} else if (h.chunked) {
 		if (read_chunked(x) < 0)
 			return -1;
-	} else if (h.has_len) {
+	} else if (h.has_len && !h.has_te) {
 		if (read_body(x, h.len) < 0)
 			return -1;
 	} else {
@@ -907,8 +1208,11 @@ static int read_reply(struct xfer *x)
 		if (read_body(x, UINT64_MAX) < 0)
 			return -1;
 	}
+	/* Transfer-Encoding and Content-Length together: framed by the former,
+	 * but whoever sent it may frame differently, so no more on it. */
 	x->keep = !to_close && !h.close && (h.minor >= 1 || h.keep_alive) && x->body_sent &&
-	          !x->peer_closed && x->c->rpos == x->c->rlen && h.status >= 200;
+	          !x->peer_closed && x->c->rpos == x->c->rlen && h.status >= 200 &&
+	          !(h.has_te && h.has_len);
 	return 0;
 }
 
@@ -918,6 +1222,32 @@ static void reset_response(struct http_response *rs)
 {
 	free(rs->body);
 	memset(rs, 0, sizeof *rs);
+}
+
+/* Whether a kept connection is still fit for a request: the server has sent
+ * nothing on it and not closed it while it was idle.  TLS records that carry
+ * no data (session tickets) are taken in and do not count. */
+static bool still_idle(struct http_conn *c)
+{
+	for (int i = 0; i < 4; i++) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		char byte;
+		size_t got;
+		int r;
+
+		if (c->ssl && SSL_pending(c->ssl) > 0)
+			return false;
+		if (poll(&p, 1, 0) == 0)
+			return true;
+		if (!c->ssl || (p.revents & (POLLERR | POLLHUP)))
+			return false;
+		r = SSL_peek_ex(c->ssl, &byte, 1, &got);
+		if (r == 1 || SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ) {
+			ERR_clear_error();
+			return false;
+		}
+	}
+	return false;
 }
 
 static int exchange_once(struct xfer *x, bool *reused)
@@ -931,7 +1261,7 @@ static int exchange_once(struct xfer *x, bool *reused)
 	x->last_move = http_now_ns();
 	snprintf(key, sizeof key, "%s %s %u %d %s", u->scheme, u->host, u->port, rq->insecure,
 	         rq->ca_file ? rq->ca_file : "");
-	*reused = c->fd >= 0 && strcmp(key, c->conn_key) == 0;
+	*reused = c->fd >= 0 && strcmp(key, c->conn_key) == 0 && still_idle(c);
 	if (!*reused) {
 		if (conn_open(x) < 0)
 			return -1;
@@ -960,28 +1290,34 @@ static int exchange_once(struct xfer *x, bool *reused)
 	return 0;
 }
 
+/* A fresh exchange of rq over c into rs (reset). */
+static void xfer_init(struct xfer *x, struct http_conn *c, const struct http_request *rq,
+                      struct http_response *rs)
+{
+	reset_response(rs);
+	memset(x, 0, sizeof *x);
+	x->c = c;
+	x->rq = rq;
+	x->rs = rs;
+	x->connect_ns = timeout_ns(rq->connect_timeout_ms, HTTP_CONNECT_DEFAULT_MS);
+	x->stall_ns = timeout_ns(rq->stall_timeout_ms, HTTP_STALL_DEFAULT_MS);
+	x->reply_max = rq->reply_max < HTTP_REPLY_CAP ? rq->reply_max : HTTP_REPLY_CAP;
+}
+
 int http_exchange(struct http_conn *c, const struct http_request *rq, struct http_response *rs)
 {
 	struct xfer x;
 	bool reused;
 	int rc;
 
-	reset_response(rs);
-	memset(&x, 0, sizeof x);
-	x.c = c;
-	x.rq = rq;
-	x.rs = rs;
+	xfer_init(&x, c, rq, rs);
 	rc = exchange_once(&x, &reused);
 	if (rc < 0 && reused && !x.got_reply_byte &&
 	    (rs->fail == HTTP_FAIL_SEND || rs->fail == HTTP_FAIL_RECV) &&
 	    (!rq->reader || rs->sent == 0)) {
 		/* The kept connection had been closed while idle: once more, fresh. */
 		conn_close(c);
-		reset_response(rs);
-		memset(&x, 0, sizeof x);
-		x.c = c;
-		x.rq = rq;
-		x.rs = rs;
+		xfer_init(&x, c, rq, rs);
 		rc = exchange_once(&x, &reused);
 	}
 	if (rc < 0 || !x.keep)

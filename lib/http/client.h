@@ -59,6 +59,14 @@ void http_url_release(struct http_url *u);
 
 /* ---- client.c ---- */
 
+/* The most reply body an exchange keeps, whatever reply_max says. */
+#define HTTP_REPLY_CAP ((size_t)64 << 20)
+/* The timeouts used for a value <= 0; larger values than HTTP_TIMEOUT_MAX_MS
+ * (about 24 days) count as that. */
+#define HTTP_CONNECT_DEFAULT_MS 30000L
+#define HTTP_STALL_DEFAULT_MS   120000L
+#define HTTP_TIMEOUT_MAX_MS     2147483647L
+
 /* How an exchange failed. */
 enum http_fail {
 	HTTP_OK,
@@ -78,7 +86,9 @@ enum http_fail {
 /* A connection handle.  It holds at most one open connection, kept open
  * after an exchange whose reply was read to its end and did not say
  * "Connection: close", and reused by the next exchange with the same
- * scheme, host, port and TLS settings.  One thread at a time. */
+ * scheme, host, port and TLS settings.  One thread at a time.  TLS
+ * configurations (trusted CAs loaded) are shared by all handles of the
+ * process with the same ca_file and insecure, and kept until it exits. */
 struct http_conn;
 
 struct http_conn *http_conn_new(void);
@@ -88,8 +98,12 @@ void http_conn_free(struct http_conn *c); /* NULL is fine */
 struct http_request {
 	const char *method;
 	const struct http_url *url;
-	const char *const *headers; /* "Name: value" lines, sent as given, after
-	                               Host and User-Agent */
+	const char *const *headers; /* "Name: value" lines, sent as given; a Host
+	                               or User-Agent among them replaces the
+	                               client's own.  Never Content-Length,
+	                               Transfer-Encoding or Connection: the
+	                               client frames the body and the connection
+	                               (plumb_http_send refuses them) */
 	size_t nheaders;
 
 	/* The body: either memory with Content-Length (len may be 0: PUT and
@@ -100,11 +114,14 @@ struct http_request {
 	 * chunked, one chunk per read. */
 	plumb_reader *reader;
 
-	long connect_timeout_ms; /* resolving aside: connect and TLS handshake */
-	long stall_timeout_ms;   /* no byte moved either way (reader waits excluded) */
+	long connect_timeout_ms; /* resolving the name, connecting and the TLS
+	                            handshake; <= 0: HTTP_CONNECT_DEFAULT_MS */
+	long stall_timeout_ms;   /* no byte moved either way (reader waits
+	                            excluded); <= 0: HTTP_STALL_DEFAULT_MS */
 	const char *ca_file;     /* PEM CAs to trust; NULL: the system's */
 	bool insecure;           /* no certificate or host name check */
-	size_t reply_max;        /* reply body bytes to keep */
+	size_t reply_max;        /* reply body bytes to keep (at most HTTP_REPLY_CAP;
+	                            the buffer grows as they come) */
 
 	/* Polled at least every 100 ms; true stops the exchange. */
 	bool (*stop)(void *arg);
@@ -137,11 +154,13 @@ struct http_response {
 /*
  * http_exchange - sends rq over c (reusing its connection when it may, else
  * connecting) and reads the reply into rs (reset first; release it with
- * http_response_release).  Returns 0 when a reply came (any status, and even
- * when sending the body failed but the server had answered), or -1 with
- * rs->fail saying why not.  A kept-alive connection found closed before any
- * byte of the reply came is replaced by a fresh one, once, when the body can
- * be sent again (it is in memory, or the reader has given nothing yet).
+ * http_response_release).  A kept connection on which the server sent
+ * something or that it closed while idle is not reused.  Returns 0 when a
+ * reply came (any status, and even when sending the body failed but the
+ * server had answered), or -1 with rs->fail saying why not.  A kept-alive
+ * connection found closed before any byte of the reply came is replaced by a
+ * fresh one, once, when the body can be sent again (it is in memory, or the
+ * reader has given nothing yet).
  */
 int http_exchange(struct http_conn *c, const struct http_request *rq, struct http_response *rs);
 

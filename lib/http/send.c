@@ -14,7 +14,12 @@
  * contract), so an empty body can be retried too.
  *
  * URLs in messages are shown without their query, which may hold secrets
- * (signed URLs); URLs with user info are refused (lib/http/url.c).
+ * (signed URLs); URLs with user info are refused (lib/http/url.c).  The
+ * caller's headers may replace Content-Type, Host and User-Agent, but not
+ * the ones that frame the body and the connection (Content-Length,
+ * Transfer-Encoding, Connection): two framings would let the server read a
+ * different request than the one sent.  Timeouts <= 0 are the defaults, and
+ * reply_max is at most HTTP_REPLY_CAP.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -28,8 +33,8 @@
 
 #include "http-internal.h"
 
-#define DEFAULT_CONNECT_MS 30000L
-#define DEFAULT_STALL_MS   120000L
+#define DEFAULT_CONNECT_MS HTTP_CONNECT_DEFAULT_MS
+#define DEFAULT_STALL_MS   HTTP_STALL_DEFAULT_MS
 #define DEFAULT_RETRIES    2
 #define BACKOFF_BASE_MS    250
 #define BACKOFF_CAP_MS     5000
@@ -100,6 +105,9 @@ static bool has_header(const plumb_http_options *o, const char *name)
 	return false;
 }
 
+/* The headers a caller may not send: the client's framing. */
+static const char *const framing[] = {"Content-Length", "Transfer-Encoding", "Connection"};
+
 static int check_options(const plumb_http_options *o, plumb_http_result *res)
 {
 	if (!o->url || !*o->url) {
@@ -116,6 +124,18 @@ static int check_options(const plumb_http_options *o, plumb_http_result *res)
 			    o->headers[i] ? o->headers[i] : "(null)");
 			return -EINVAL;
 		}
+		for (size_t j = 0; j < sizeof framing / sizeof *framing; j++) {
+			size_t n = strlen(framing[j]);
+
+			if (strncasecmp(o->headers[i], framing[j], n) == 0 &&
+			    o->headers[i][n] == ':') {
+				say(res,
+				    "header '%.*s' cannot be set: plumb sends Content-Length, "
+				    "Transfer-Encoding and Connection itself",
+				    (int)n, o->headers[i]);
+				return -EINVAL;
+			}
+		}
 	}
 	if (o->content_type && strpbrk(o->content_type, "\r\n")) {
 		say(res, "the content type holds a line break");
@@ -125,7 +145,8 @@ static int check_options(const plumb_http_options *o, plumb_http_result *res)
 }
 
 /* Content-Type (unless the caller's headers have one), then the caller's
- * headers; the client adds Host, User-Agent and Transfer-Encoding.  The
+ * headers; the client adds Host and User-Agent (unless among them) and
+ * Transfer-Encoding.  The
  * lines point into ct and o. */
 static int build_headers(const plumb_http_options *o, char *ct, size_t ctlen, struct attempt *a)
 {
@@ -352,6 +373,16 @@ int plumb_http_send(const plumb_http_options *opts, plumb_reader *body, plumb_ht
 		o.method = "POST";
 	if (o.reply_max == 0)
 		o.reply_max = PLUMB_HTTP_REPLY_MAX;
+	if (o.reply_max > HTTP_REPLY_CAP)
+		o.reply_max = HTTP_REPLY_CAP;
+	if (o.connect_timeout_ms <= 0)
+		o.connect_timeout_ms = DEFAULT_CONNECT_MS;
+	if (o.stall_timeout_ms <= 0)
+		o.stall_timeout_ms = DEFAULT_STALL_MS;
+	if (o.connect_timeout_ms > HTTP_TIMEOUT_MAX_MS)
+		o.connect_timeout_ms = HTTP_TIMEOUT_MAX_MS;
+	if (o.stall_timeout_ms > HTTP_TIMEOUT_MAX_MS)
+		o.stall_timeout_ms = HTTP_TIMEOUT_MAX_MS;
 	if ((rc = check_options(&o, res)) < 0)
 		return rc;
 	switch (http_url_parse(o.url, &url, why, sizeof why)) {

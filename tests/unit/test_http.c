@@ -11,8 +11,9 @@
  * the message; the retry rule (only while no body byte was read); a refused
  * connection; a reader that fails mid-stream; a server that drops the
  * connection or stops reading; a slow producer that must not pass for a
- * stalled server; cancel; and a producer thread behind a pipe, unblocked by
- * closing the pipe when the send fails.
+ * stalled server; cancel; options refused (framing headers among them) or
+ * zeroed (timeouts of 0 are the defaults) or huge (reply_max); and a producer
+ * thread behind a pipe, unblocked by closing the pipe when the send fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -545,6 +547,8 @@ static void bad_options(void **state)
 {
 	const char *bad_header[] = {"NoColonHere"};
 	const char *injected[] = {"X-A: 1\r\nX-B: 2"};
+	const char *framing[] = {"Content-Length: 10", "transfer-encoding: chunked",
+	                         "Connection: close"};
 	plumb_http_options o;
 	plumb_http_result res;
 	struct gen g;
@@ -561,6 +565,15 @@ static void bad_options(void **state)
 	assert_non_null(strstr(res.message, "NoColonHere"));
 	o.headers = injected;
 	assert_int_equal(plumb_http_send(&o, &g.reader, &res), -EINVAL);
+	/* the client frames the body and the connection: a second framing
+	 * from the caller is refused */
+	for (size_t i = 0; i < sizeof framing / sizeof *framing; i++) {
+		o.headers = &framing[i];
+		assert_int_equal(plumb_http_send(&o, &g.reader, &res), -EINVAL);
+		assert_non_null(strstr(res.message, "cannot be set"));
+		assert_memory_equal(strchr(res.message, '\'') + 1, framing[i],
+		                    strcspn(framing[i], ":"));
+	}
 	o.nheaders = 0;
 	o.method = "PO ST";
 	assert_int_equal(plumb_http_send(&o, &g.reader, &res), -EINVAL);
@@ -572,6 +585,45 @@ static void bad_options(void **state)
 	assert_int_equal(g.pos, 0); /* nothing was read */
 	plumb_http_result_release(&res);
 	plumb_hash_free(g.sha);
+}
+
+/* Options zeroed but for the URL (no plumb_http_options_init): timeouts of
+ * 0 are the defaults, not "no time at all"; a reply_max whose + 1 wraps is
+ * capped; the caller's Host and User-Agent replace plumb's. */
+static void zeroed_and_huge_options(void **state)
+{
+	const char *headers[] = {"User-Agent: probe/2"};
+	plumb_http_options o;
+	plumb_http_result res;
+	struct gen g;
+	char url[128], got[128];
+
+	(void)state;
+	memset(&o, 0, sizeof o);
+	sink_url(url, sizeof url, "/zeroed");
+	o.url = url;
+	o.headers = headers;
+	o.nheaders = 1;
+	gen_init(&g, 1000);
+	if (plumb_http_send(&o, &g.reader, &res) != 0)
+		fail_msg("%s", res.message);
+	plumb_hash_free(g.sha);
+	json_field(res.reply, "bytes", got, sizeof got);
+	assert_string_equal(got, "1000");
+	json_field(res.reply, "user-agent", got, sizeof got);
+	assert_string_equal(got, "probe/2");
+	plumb_http_result_release(&res);
+	o.reply_max = SIZE_MAX;
+	o.connect_timeout_ms = o.stall_timeout_ms = LONG_MAX;
+	gen_init(&g, 10);
+	if (plumb_http_send(&o, &g.reader, &res) != 0)
+		fail_msg("%s", res.message);
+	plumb_hash_free(g.sha);
+	assert_int_equal(res.reply_len, strlen(res.reply));
+	assert_int_equal(res.reply_size, res.reply_len);
+	json_field(res.reply, "bytes", got, sizeof got);
+	assert_string_equal(got, "10");
+	plumb_http_result_release(&res);
 }
 
 /* ---- A producer thread behind a pipe, as plumb export has it ---- */
@@ -684,6 +736,7 @@ int main(void)
 	        cmocka_unit_test(slow_reader_is_not_a_stall),
 	        cmocka_unit_test(cancel_stops_transfer),
 	        cmocka_unit_test(bad_options),
+	        cmocka_unit_test(zeroed_and_huge_options),
 	        cmocka_unit_test(producer_through_pipe),
 	        cmocka_unit_test(failed_send_unblocks_producer),
 	};

@@ -20,6 +20,11 @@
  * the error (plumb_pipe_close_read(pipe, err)) so that the producer's write
  * returns and its thread can finish.  plumb_http_send never closes anything.
  *
+ * Proxies: http_proxy (for http:// URLs; HTTP_PROXY is not read, as curl
+ * does not), https_proxy or HTTPS_PROXY (for https://, through CONNECT) and
+ * no_proxy or NO_PROXY are read from the environment at each request, as
+ * curl reads them; see plumb-export(1), ENVIRONMENT.
+ *
  * Threads: plumb_http_send runs the whole transfer in the calling thread.  Two
  * things may be touched from other threads while it runs: *opts.cancel (set
  * it to nonzero, e.g. from a signal handler, and the transfer stops within
@@ -97,7 +102,11 @@ void plumb_http_options_init(plumb_http_options *o);
  *   -ECANCELED     *o->cancel became nonzero
  *   -ETIMEDOUT     connecting took too long, or the server stalled
  *   -ECONNREFUSED, -EHOSTUNREACH, -ECONNRESET, -EPIPE, -EPROTO (TLS) ...
- *                  the connection could not be made or was lost
+ *                  the connection could not be made or was lost (through
+ *                  a proxy: -ECONNREFUSED when it refused the CONNECT,
+ *                  -EACCES when it wants credentials, the OS error when
+ *                  it cannot be reached, -EINVAL when http_proxy or
+ *                  https_proxy cannot be used)
  *   -EINVAL        o is incomplete or the URL is malformed
  * body is not closed or freed.
  */

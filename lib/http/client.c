@@ -51,6 +51,19 @@
  * Framing: a reply with two different Content-Length values is refused, and
  * one with Transfer-Encoding is framed by it (chunked, else to the close),
  * whatever Content-Length says, and its connection is never kept.
+ *
+ * Proxies (which one: proxy.c, from the environment, for each exchange):
+ * the connection is made to the proxy (its name looked up like any other),
+ * and is kept alive under a key naming the proxy and its credentials.  An
+ * http:// request goes to it with the absolute URL on the request line and
+ * Proxy-Authorization among the headers; the Host header, and so what SigV4
+ * signed, stay the URL's.  For https://, the connection's first exchange is
+ * "CONNECT host:port" (its reply head read here, never shown to the caller's
+ * on_header); a 2xx makes the connection a tunnel to host:port, which is
+ * part of the key, and the TLS handshake through it is with that host, as
+ * without a proxy.  Any other status ends the exchange as HTTP_FAIL_PROXY
+ * with the proxy's status line; so does a failure to reach the proxy, in a
+ * sentence that says it was the proxy (and which variable named it).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -111,6 +124,8 @@ struct xfer {
 	int64_t stall_ns;
 	size_t reply_max; /* the request's, at most HTTP_REPLY_CAP */
 	size_t body_cap;  /* bytes allocated at rs->body */
+	bool proxied;     /* px is the proxy to go through */
+	struct http_proxy px;
 };
 
 int64_t http_now_ns(void)
@@ -533,13 +548,13 @@ static int lookup_start(struct lookup *l)
 	return rc;
 }
 
-/* The addresses of the URL's host, into *out (freeaddrinfo them), by
+/* The addresses of u's host (the URL's or the proxy's), into *out (freeaddrinfo them), by
  * deadline and while not stopped: 0, or -1 with the failure recorded.  IP
  * literals are converted here; names are looked up in a thread of their own,
  * waited for in SLICE_MS slices. */
-static int resolve(struct xfer *x, int64_t deadline, struct addrinfo **out)
+static int resolve(struct xfer *x, const struct http_url *u, int64_t deadline,
+                   struct addrinfo **out)
 {
-	const struct http_url *u = x->rq->url;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
 	                         .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
 	char port[8], ip[INET6_ADDRSTRLEN];
@@ -605,16 +620,153 @@ done:
 	return 0;
 }
 
+static ssize_t raw_recv(struct http_conn *c, short *want);
+
+/* Sends all of n bytes on the plain socket before deadline: 0, or -1 with
+ * the failure recorded (as the proxy's: only the CONNECT goes this way). */
+static int send_plain(struct xfer *x, const char *p, size_t n, int64_t deadline)
+{
+	while (n > 0) {
+		ssize_t w = send(x->c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int ev;
+
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return fail(x, HTTP_FAIL_PROXY, errno,
+			            "the %s closed the connection while CONNECT %s was sent: %s",
+			            x->rs->via, x->rq->url->peer, strerror(errno));
+		ev = wait_io(x, POLLOUT, deadline);
+		if (ev < 0)
+			return -1;
+		if (ev == 0)
+			return fail(x, HTTP_FAIL_PROXY, ETIMEDOUT,
+			            "the %s did not take CONNECT %s within %ld ms", x->rs->via,
+			            x->rq->url->peer, (long)(x->connect_ns / 1000000));
+	}
+	return 0;
+}
+
+/* Asks the proxy for a tunnel to the URL's host and port, and reads its
+ * answer's head before deadline: 0 when it is a 2xx (the connection is then
+ * the tunnel), or -1 with the failure recorded. */
+static int open_tunnel(struct xfer *x, int64_t deadline)
+{
+	const struct http_url *u = x->rq->url;
+	struct http_conn *c = x->c;
+	char req[1024], line[160];
+	const char *end = NULL;
+	size_t head = 0;
+	int n, status;
+
+	n = snprintf(req, sizeof req,
+	             "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: plumb/%s\r\n%s%s%s\r\n",
+	             u->peer, u->peer, plumb_version(),
+	             x->px.auth[0] ? "Proxy-Authorization: " : "", x->px.auth,
+	             x->px.auth[0] ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof req)
+		return fail(x, HTTP_FAIL_NOMEM, 0, "the CONNECT request is too long");
+	if (send_plain(x, req, (size_t)n, deadline) < 0)
+		return -1;
+	c->rpos = c->rlen = 0;
+	while (!end) {
+		short want = POLLIN;
+		ssize_t r;
+		int ev;
+
+		if (c->rlen == RBUF)
+			return fail(x, HTTP_FAIL_PROXY, 0,
+			            "the %s answered CONNECT %s with a head longer than %d bytes",
+			            x->rs->via, u->peer, RBUF);
+		r = raw_recv(c, &want);
+		if (r > 0) {
+			c->rlen += (size_t)r;
+			if ((end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4)))
+				head = (size_t)(end - c->rbuf) + 4;
+			else if ((end = memmem(c->rbuf, c->rlen, "\n\n", 2)))
+				head = (size_t)(end - c->rbuf) + 2;
+			continue;
+		}
+		if (r == 0 || r != -EAGAIN)
+			return fail(x, HTTP_FAIL_PROXY, r < 0 ? (int)-r : ECONNRESET,
+			            "the %s closed the connection in answer to CONNECT %s%s%s",
+			            x->rs->via, u->peer, r < 0 ? ": " : "",
+			            r < 0 ? strerror((int)-r) : "");
+		ev = wait_io(x, want, deadline);
+		if (ev < 0)
+			return -1;
+		if (ev == 0)
+			return fail(x, HTTP_FAIL_PROXY, ETIMEDOUT,
+			            "the %s did not answer CONNECT %s within %ld ms", x->rs->via,
+			            u->peer, (long)(x->connect_ns / 1000000));
+	}
+	n = (int)strcspn(c->rbuf, "\r\n");
+	snprintf(line, sizeof line, "%.*s", n < (int)sizeof line ? n : (int)sizeof line - 1,
+	         c->rbuf);
+	if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[7]) ||
+	    line[8] != ' ' || !isdigit((unsigned char)line[9]) ||
+	    !isdigit((unsigned char)line[10]) || !isdigit((unsigned char)line[11]))
+		return fail(x, HTTP_FAIL_PROXY, 0,
+		            "the %s answered CONNECT %s with something that is not HTTP/1.x",
+		            x->rs->via, u->peer);
+	status = atoi(line + 9);
+	if (status < 200 || status > 299) {
+		x->rs->proxy_status = status;
+		return fail(x, HTTP_FAIL_PROXY, 0, "%s refused CONNECT %s: %s%s", x->rs->via,
+		            u->peer, line,
+		            status != 407   ? ""
+		            : x->px.auth[0] ? " (it did not take the credentials in the proxy URL)"
+		                            : " (it wants credentials: "
+		                              "http://USER:PASSWORD@HOST:PORT in the variable)");
+	}
+	if (c->rlen != head)
+		return fail(x, HTTP_FAIL_PROXY, 0,
+		            "the %s sent bytes after its answer to CONNECT %s", x->rs->via,
+		            u->peer);
+	c->rpos = c->rlen = 0;
+	return 0;
+}
+
+/* Says a failure to reach the proxy is the proxy's. */
+static int proxy_unreachable(struct xfer *x)
+{
+	struct http_response *rs = x->rs;
+	enum http_fail was = rs->fail;
+	int err = rs->os_err;
+	char why[sizeof rs->detail];
+
+	snprintf(why, sizeof why, "%s", rs->detail);
+	rs->fail = HTTP_OK; /* fail() keeps the first failure: this one replaces it */
+	switch (was) {
+	case HTTP_FAIL_RESOLVE:
+		return fail(x, HTTP_FAIL_PROXY, err, "cannot resolve the name of the %s: %s",
+		            rs->via, why);
+	case HTTP_FAIL_CONNECT:
+		return fail(x, HTTP_FAIL_PROXY, err, "cannot connect to the %s: %s", rs->via,
+		            strerror(err));
+	case HTTP_FAIL_CONNECT_TIME:
+		return fail(x, HTTP_FAIL_PROXY, ETIMEDOUT, "the %s did not answer within %ld ms",
+		            rs->via, (long)(x->connect_ns / 1000000));
+	default:
+		rs->fail = was;
+		return -1;
+	}
+}
+
 static int conn_open(struct xfer *x)
 {
 	const struct http_url *u = x->rq->url;
+	const struct http_url *to = x->proxied ? &x->px.at : u;
 	struct addrinfo *res, *ai;
 	int64_t deadline = http_now_ns() + x->connect_ns;
 	int err = ECONNREFUSED, one = 1, n = 0, i = 0;
 
 	conn_close(x->c);
-	if (resolve(x, deadline, &res) < 0)
-		return -1;
+	if (resolve(x, to, deadline, &res) < 0)
+		return x->proxied ? proxy_unreachable(x) : -1;
 	for (ai = res; ai; ai = ai->ai_next)
 		n++;
 	/* Each address gets its share of the time left, the last one all of it. */
@@ -634,11 +786,17 @@ static int conn_open(struct xfer *x)
 		return -1;
 	}
 	if (err == ETIMEDOUT)
-		return fail(x, HTTP_FAIL_CONNECT_TIME, ETIMEDOUT, "connecting timed out");
+		fail(x, HTTP_FAIL_CONNECT_TIME, ETIMEDOUT, "connecting timed out");
+	else if (err != 0)
+		fail(x, HTTP_FAIL_CONNECT, err, "%s", strerror(err));
 	if (err != 0)
-		return fail(x, HTTP_FAIL_CONNECT, err, "%s", strerror(err));
+		return x->proxied ? proxy_unreachable(x) : -1;
 	setsockopt(x->c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	setsockopt(x->c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	if (x->proxied && u->tls && open_tunnel(x, deadline) < 0) {
+		conn_close(x->c);
+		return -1;
+	}
 	if (u->tls && tls_handshake(x, deadline) < 0) {
 		conn_close(x->c);
 		return -1;
@@ -830,7 +988,9 @@ static bool has_header(const struct http_request *rq, const char *name)
 }
 
 /* The request line and headers: Host and User-Agent (unless the caller's
- * headers have their own), the caller's, then the body's framing. */
+ * headers have their own), Proxy-Authorization for a request to a proxy
+ * that has credentials, the caller's, then the body's framing.  To a proxy
+ * (plain http), the request line holds the absolute URL. */
 static int send_head(struct xfer *x)
 {
 	const struct http_request *rq = x->rq;
@@ -839,14 +999,19 @@ static int send_head(struct xfer *x)
 	        rq->len > 0 || strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0;
 	int rc = 0;
 
+	bool absolute = x->proxied && !rq->url->tls; /* a request to the proxy itself */
+
 	plumb_buffer_init(&b);
 	if (plumb_buffer_append(&b, rq->method, strlen(rq->method)) < 0 ||
 	    plumb_buffer_append(&b, " ", 1) < 0 ||
+	    (absolute && append(&b, "%s://%s", rq->url->scheme, rq->url->hostport) < 0) ||
 	    plumb_buffer_append(&b, rq->url->target, strlen(rq->url->target)) < 0 ||
 	    append(&b, " HTTP/1.1\r\n") < 0 ||
 	    (!has_header(rq, "Host") && append(&b, "Host: %s\r\n", rq->url->hostport) < 0) ||
 	    (!has_header(rq, "User-Agent") &&
-	     append(&b, "User-Agent: plumb/%s\r\n", plumb_version()) < 0))
+	     append(&b, "User-Agent: plumb/%s\r\n", plumb_version()) < 0) ||
+	    (absolute && x->px.auth[0] &&
+	     append(&b, "Proxy-Authorization: %s\r\n", x->px.auth) < 0))
 		rc = -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < rq->nheaders; i++)
 		if (plumb_buffer_append(&b, rq->headers[i], strlen(rq->headers[i])) < 0 ||
@@ -1259,8 +1424,13 @@ static int exchange_once(struct xfer *x, bool *reused)
 	int rc;
 
 	x->last_move = http_now_ns();
-	snprintf(key, sizeof key, "%s %s %u %d %s", u->scheme, u->host, u->port, rq->insecure,
-	         rq->ca_file ? rq->ca_file : "");
+	if (x->proxied) /* the proxy, and for a tunnel where it goes */
+		snprintf(key, sizeof key, "%s proxy %s %s %s %u %d %s", u->scheme, x->px.at.peer,
+		         x->px.auth, u->tls ? u->host : "", u->tls ? u->port : 0, rq->insecure,
+		         rq->ca_file ? rq->ca_file : "");
+	else
+		snprintf(key, sizeof key, "%s %s %u %d %s", u->scheme, u->host, u->port,
+		         rq->insecure, rq->ca_file ? rq->ca_file : "");
 	*reused = c->fd >= 0 && strcmp(key, c->conn_key) == 0 && still_idle(c);
 	if (!*reused) {
 		if (conn_open(x) < 0)
@@ -1304,6 +1474,21 @@ static void xfer_init(struct xfer *x, struct http_conn *c, const struct http_req
 	x->reply_max = rq->reply_max < HTTP_REPLY_CAP ? rq->reply_max : HTTP_REPLY_CAP;
 }
 
+/* Which proxy x goes through (none: 0), or -1 with the failure recorded. */
+static int pick_proxy(struct xfer *x)
+{
+	char err[sizeof x->rs->detail];
+	int rc = http_proxy_for(x->rq->url, &x->px, err, sizeof err);
+
+	if (rc < 0)
+		return fail(x, HTTP_FAIL_PROXY, 0, "%s", err);
+	x->proxied = rc > 0;
+	if (x->proxied)
+		snprintf(x->rs->via, sizeof x->rs->via, "proxy %s (from %s)", x->px.at.peer,
+		         x->px.from);
+	return 0;
+}
+
 int http_exchange(struct http_conn *c, const struct http_request *rq, struct http_response *rs)
 {
 	struct xfer x;
@@ -1311,6 +1496,10 @@ int http_exchange(struct http_conn *c, const struct http_request *rq, struct htt
 	int rc;
 
 	xfer_init(&x, c, rq, rs);
+	if (pick_proxy(&x) < 0) {
+		conn_close(c);
+		return -1;
+	}
 	rc = exchange_once(&x, &reused);
 	if (rc < 0 && reused && !x.got_reply_byte &&
 	    (rs->fail == HTTP_FAIL_SEND || rs->fail == HTTP_FAIL_RECV) &&
@@ -1318,7 +1507,7 @@ int http_exchange(struct http_conn *c, const struct http_request *rq, struct htt
 		/* The kept connection had been closed while idle: once more, fresh. */
 		conn_close(c);
 		xfer_init(&x, c, rq, rs);
-		rc = exchange_once(&x, &reused);
+		rc = pick_proxy(&x) < 0 ? -1 : exchange_once(&x, &reused);
 	}
 	if (rc < 0 || !x.keep)
 		conn_close(c);

@@ -9,8 +9,11 @@
  * cannot afford.  The layers:
  *   url.c     http_url_parse: scheme, host, port and the request target,
  *             kept byte for byte (S3 keys are canonical already)
+ *   proxy.c   http_proxy_for: the proxy a URL goes through, from
+ *             http_proxy, https_proxy and no_proxy as curl reads them
  *   client.c  http_conn (a connection kept alive between requests to the
- *             same origin) and http_exchange (one request and its reply)
+ *             same origin, or the same proxy) and http_exchange (one
+ *             request and its reply, through the proxy when there is one)
  *
  * An exchange never raises SIGPIPE, polls at most 100 ms at a time (so that
  * the stop callback is honoured that fast), and reports a failure as a kind
@@ -57,6 +60,23 @@ enum http_url_error {
 enum http_url_error http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen);
 void http_url_release(struct http_url *u);
 
+/* ---- proxy.c ---- */
+
+struct http_proxy {
+	struct http_url at; /* the proxy's host and port (1080 unless given); no target */
+	char auth[420];     /* the Proxy-Authorization value ("Basic ..."), or "" */
+	char from[16];      /* the variable it came from: "https_proxy"... */
+};
+
+/* Which proxy the environment gives u: 1 with *p set, 0 when u is reached
+ * directly (no variable for its scheme, an empty one, or no_proxy lists
+ * it), -1 with a sentence in err when the variable's value is not a proxy
+ * plumb can use (https:// or socks proxies, a malformed one). */
+int http_proxy_for(const struct http_url *u, struct http_proxy *p, char *err, size_t errlen);
+
+/* Whether the no_proxy list (as in the variable) exempts u. */
+bool http_no_proxy_match(const char *list, const struct http_url *u);
+
 /* ---- client.c ---- */
 
 /* The most reply body an exchange keeps, whatever reply_max says. */
@@ -80,13 +100,19 @@ enum http_fail {
 	HTTP_FAIL_STOPPED,      /* the stop callback said so */
 	HTTP_FAIL_READER,       /* the body's reader failed (reader_err) */
 	HTTP_FAIL_PROTOCOL,     /* the reply is not HTTP/1.x as it should be */
+	HTTP_FAIL_PROXY,        /* the proxy could not be used: unreachable (os_err),
+	                           refused the CONNECT (proxy_status), or its
+	                           variable is unusable; detail is a whole
+	                           sentence naming the proxy */
 	HTTP_FAIL_NOMEM,
 };
 
 /* A connection handle.  It holds at most one open connection, kept open
  * after an exchange whose reply was read to its end and did not say
  * "Connection: close", and reused by the next exchange with the same
- * scheme, host, port and TLS settings.  One thread at a time.  TLS
+ * scheme, host, port and TLS settings (through a proxy: the same proxy and
+ * credentials, and for https the same host and port too, the tunnel being
+ * to them).  One thread at a time.  TLS
  * configurations (trusted CAs loaded) are shared by all handles of the
  * process with the same ca_file and insecure, and kept until it exits. */
 struct http_conn;
@@ -149,6 +175,9 @@ struct http_response {
 	bool reader_done; /* the reader reached its end */
 	bool early_reply; /* the server answered before the body was all sent */
 	char detail[256]; /* a sentence on the failure: the TLS verify result... */
+	int proxy_status; /* the proxy's status when it refused a CONNECT, else 0 */
+	char via[320];    /* "proxy HOST:PORT (from VAR)" when the exchange went
+	                     through one, else "" */
 };
 
 /*
@@ -161,6 +190,14 @@ struct http_response {
  * connection found closed before any byte of the reply came is replaced by a
  * fresh one, once, when the body can be sent again (it is in memory, or the
  * reader has given nothing yet).
+ *
+ * Proxies (proxy.c says which, from the environment): an http:// URL is
+ * requested from the proxy with its absolute form on the request line
+ * ("PUT http://host:port/path HTTP/1.1"), Host still the URL's; an https://
+ * one through a tunnel the proxy opens on "CONNECT host:port", then TLS with
+ * the URL's host (SNI, certificate check) through it.  The connect timeout
+ * covers the proxy's connection, the CONNECT and the handshake.  Failures to
+ * reach the proxy, and its refusing the CONNECT, are HTTP_FAIL_PROXY.
  */
 int http_exchange(struct http_conn *c, const struct http_request *rq, struct http_response *rs);
 

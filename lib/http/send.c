@@ -222,7 +222,12 @@ static int server_error(const struct attempt *a, const char *req)
 
 	status_text(a, status, sizeof status);
 	first_line(a->res, line, sizeof line);
-	if (line[0])
+	if (a->res->status == 407 && a->rs.via[0])
+		say(a->res,
+		    "%s: HTTP %s from the %s: it wants credentials (http://USER:PASSWORD@HOST:PORT "
+		    "in the variable), or did not take them",
+		    req, status, a->rs.via);
+	else if (line[0])
 		say(a->res, "%s: HTTP %s: %s", req, status, line);
 	else
 		say(a->res, "%s: HTTP %s", req, status);
@@ -287,6 +292,12 @@ static int transfer_error(const struct attempt *a, const char *req)
 	case HTTP_FAIL_PROTOCOL:
 		say(res, "%s: %s answered something that is not HTTP/1.x: %s", req, peer, detail);
 		return -EPROTO;
+	case HTTP_FAIL_PROXY:
+		say(res, "%s: %s", req, detail);
+		/* refused for want of credentials; refused; unreachable; unusable */
+		if (a->rs.proxy_status == 407)
+			return -EACCES;
+		return a->rs.proxy_status ? -ECONNREFUSED : os_error(a, -EINVAL);
 	default:
 		say(res, "%s: %s", req, detail);
 		return -EIO;
@@ -307,6 +318,8 @@ static bool transient(const struct attempt *a, int rc)
 	case HTTP_FAIL_SEND:
 	case HTTP_FAIL_RECV:
 		return true;
+	case HTTP_FAIL_PROXY: /* unreachable, or a 5xx to the CONNECT; not a refusal */
+		return a->rs.os_err != 0 || a->rs.proxy_status >= 500;
 	default:
 		return false;
 	}

@@ -209,6 +209,15 @@ static int transfer_error(struct s3_client *cl, struct s3_request *rq,
 	case HTTP_OK:
 		say(rq, "%s: %s", rq->op, rs->detail);
 		return -EIO;
+	case HTTP_FAIL_PROXY: /* detail is a sentence naming the proxy */
+		say(rq, "%s: %s", rq->op, rs->detail);
+		/* unreachable or a 5xx to the CONNECT may pass; a refusal will not */
+		*again = rs->os_err != 0 || rs->proxy_status >= 500;
+		if (rs->proxy_status == 407)
+			return -EACCES;
+		if (rs->proxy_status)
+			return -ECONNREFUSED;
+		return rs->os_err > 0 ? -rs->os_err : -EINVAL;
 	default:
 		break;
 	}

@@ -1598,3 +1598,118 @@ assert h["x-plumb-test"] == "one two" and h["authorization"] == "Bearer s3cr3t",
 	EOF
 	rm big.ndjson
 }
+
+# ---- Proxies (http_proxy, https_proxy, no_proxy) ----
+
+# start_fwdproxy [ARG...]: tests/services/fwdproxy.py (a forward proxy) with
+# ARGs, logging each request to $T/fwd.log; $FWD is its host:port.  The
+# proxy variables are only ever set on plumb's command line: curl and
+# s3check.py honour them too.
+start_fwdproxy() {
+	rm -f "$T/fwd.port"
+	bg python3 "$SERVICES/fwdproxy.py" --port-file "$T/fwd.port" --log "$T/fwd.log" "$@"
+	wait_until 30 test -s "$T/fwd.port"
+	FWD=127.0.0.1:$(cat "$T/fwd.port")
+	: >"$T/fwd.log"
+}
+
+# fwd_saw N: the proxy's log has N requests.
+fwd_saw() {
+	local n
+	n=$(wc -l <"$T/fwd.log")
+	if [ "$n" -ne "$1" ]; then
+		echo "the proxy saw $n requests, want $1:"
+		cat "$T/fwd.log"
+		return 1
+	fi
+}
+
+@test "proxy: http_proxy carries an http export (absolute form); HTTP_PROXY is ignored; no_proxy bypasses it" {
+	start_sink
+	start_fwdproxy
+	px "$DB" --table people -q
+	cp "$T/out" "$T/local"
+	http_proxy=http://$FWD px "$DB" --table people -o "$SINK/via/people.ndjson?x=1"
+	status_is 0
+	[ "$(sink_last path)" = '"/via/people.ndjson"' ]
+	[ "$(sink_last sha256)" = "\"$(sha "$T/local")\"" ]
+	[ "$(sink_last chunked)" = true ]
+	fwd_saw 1
+	grep -qF "\"method\": \"POST\", \"target\": \"$SINK/via/people.ndjson?x=1\"" "$T/fwd.log"
+	# the Host the sink got is its own, not the proxy's
+	[ "$(sink_last headers | python3 -c 'import json, sys; print(json.load(sys.stdin)["host"])')" = "${SINK#http://}" ]
+	# HTTP_PROXY (upper case) is not read for http:// (httpoxy), as in curl
+	HTTP_PROXY=http://127.0.0.1:1 px "$DB" --table people -o "$SINK/direct1" -q
+	status_is 0
+	# no_proxy: straight to the sink
+	http_proxy=http://$FWD no_proxy=example.org,127.0.0.1 px "$DB" --table people -o "$SINK/direct2" -q
+	status_is 0
+	[ "$(sink_last path)" = '"/direct2"' ]
+	fwd_saw 1
+	# a proxy that is down: the message says it is the proxy
+	http_proxy=http://127.0.0.1:1 fails_cleanly 1 "^plumb export: POST $SINK/x: cannot connect to the proxy 127.0.0.1:1 \(from http_proxy\): Connection refused" \
+		"$DB" --table people -o "$SINK/x" --retries 0
+}
+
+@test "proxy: https through CONNECT, the certificate checked against the sink; 407 without credentials" {
+	start_tls_sink
+	start_fwdproxy --user 'me:s3cr@t'
+	local port=${SINK##*:}
+	px "$DB" --table people -q
+	cp "$T/out" "$T/local"
+	HTTPS_PROXY="http://me:s3cr%40t@$FWD" px "$DB" --table people -o "$SINK/tunnel" --cacert "$T/tls/ca.pem"
+	status_is 0
+	[ "$(sink_last path)" = '"/tunnel"' ]
+	[ "$(sink_last sha256)" = "\"$(sha "$T/local")\"" ]
+	fwd_saw 1
+	grep -qF "{\"method\": \"CONNECT\", \"target\": \"127.0.0.1:$port\", \"auth\": true, \"status\": 200" "$T/fwd.log"
+	# without --cacert the tunnel opens but the certificate is refused
+	https_proxy="http://me:s3cr%40t@$FWD" fails_cleanly 1 "TLS with 127.0.0.1:$port failed: SSL certificate problem: unable to get local issuer certificate" \
+		"$DB" --table people -o "$SINK/x"
+	# no credentials: the proxy's 407, said to be the proxy's, not retried
+	https_proxy=$FWD fails_cleanly 1 "^plumb export: POST $SINK/x: proxy $FWD \(from https_proxy\) refused CONNECT 127.0.0.1:$port: HTTP/1.1 407 Proxy Authentication Required \(it wants credentials" \
+		"$DB" --table people -o "$SINK/x" --cacert "$T/tls/ca.pem"
+	[ "$(grep -c '"status": 407' "$T/fwd.log")" = 1 ]
+	# credentials never show in messages
+	https_proxy="http://me:wrong-secret@$FWD" px "$DB" --table people -o "$SINK/x" --cacert "$T/tls/ca.pem"
+	status_is 1
+	err_has 'did not take the credentials'
+	if grep -q wrong-secret "$T/err"; then
+		echo "the password shows in the message"
+		return 1
+	fi
+	# an https:// proxy is refused in so many words
+	https_proxy=https://$FWD fails_cleanly 1 'the proxy in https_proxy is an https:// one \(TLS to the proxy\), which is not supported' \
+		"$DB" --table people -o "$SINK/x" --cacert "$T/tls/ca.pem"
+}
+
+@test "proxy: s3 through http_proxy: SigV4 still verifies, single and multipart" {
+	need_s3
+	start_fwdproxy
+	local k q
+	k=$(s3key via-proxy.ndjson)
+	px "$DB" --table people -q
+	cp "$T/out" "$T/local"
+	http_proxy=http://$FWD px "$DB" --table people -o "s3://$PLUMB_TEST_S3_BUCKET/$k" \
+		--endpoint "$PLUMB_TEST_S3_ENDPOINT"
+	status_is 0
+	s3_object_is "$k" "$T/local"
+	fwd_saw 1
+	grep -qF "\"method\": \"PUT\", \"target\": \"$PLUMB_TEST_S3_ENDPOINT/$PLUMB_TEST_S3_BUCKET/$k" "$T/fwd.log"
+	# multipart: every request through the proxy, on kept-alive connections
+	q=$(gen_rows 300000)
+	px "$DB" "$q" -q
+	cp "$T/out" "$T/local"
+	http_proxy=http://$FWD px "$DB" "$q" -o "s3://$PLUMB_TEST_S3_BUCKET/$k" \
+		--endpoint "$PLUMB_TEST_S3_ENDPOINT" --part-size 5MiB
+	status_is 0
+	s3_object_is "$k" "$T/local"
+	local n
+	n=$(parts_of "$T/local")
+	[ "$n" -ge 2 ]
+	# Create, n parts, Complete, each once, and every answer through it a 200
+	[ "$(grep -c '"method": "POST", .*?uploads=' "$T/fwd.log")" = 1 ]
+	[ "$(grep -c '"method": "PUT", .*?partNumber=' "$T/fwd.log")" = "$n" ]
+	[ "$(grep -c '"method": "POST", .*?uploadId=' "$T/fwd.log")" = 1 ]
+	[ "$(grep -vc '"status": 200' "$T/fwd.log")" = 0 ]
+}

@@ -9,7 +9,11 @@
  * Content-Length, chunked, to the close, none for HEAD and 204, a close
  * while idle); and tests/services/httpsink.py, plain and with TLS
  * (certificates from tests/services/tlscerts.sh), for bodies checked by
- * SHA-256, early replies, dropped connections and certificate checks.
+ * SHA-256, early replies, dropped connections and certificate checks; and
+ * tests/services/fwdproxy.py, a forward proxy (one open, one wanting
+ * credentials) whose log of requests shows what went through it.  The
+ * proxy variables are cleared at the start (each proxy test sets its own
+ * and clears them again).
  *
  * SIGPIPE keeps its default action in this program: a write to a reset
  * connection that raised it would kill the test.
@@ -46,8 +50,18 @@
 #define MIB ((size_t)1 << 20)
 
 static char dir[64], ca_pem[128];
-static pid_t echo_pid, sink_pid, tls_pid, tls_echo_pid;
-static int echo_port, sink_port, tls_port, tls_echo_port;
+static pid_t echo_pid, sink_pid, tls_pid, tls_echo_pid, px_pid, apx_pid;
+static int echo_port, sink_port, tls_port, tls_echo_port, px_port, apx_port;
+static char px_log[128];
+
+static const char *const proxy_vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                         "no_proxy",   "NO_PROXY",   "all_proxy",   "ALL_PROXY"};
+
+static void clear_proxy_env(void)
+{
+	for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++)
+		unsetenv(proxy_vars[i]);
+}
 
 /* Answers every request with JSON {"port": client port, "n": requests on
  * this connection, "bytes": body length}; the path picks the framing, or
@@ -215,9 +229,13 @@ static int setup(void **state)
 	char *sink_argv[] = {"python3", sink, NULL};
 	char *tls_argv[] = {"python3", sink, "--tls-cert", cert, "--tls-key", key, NULL};
 	char *tls_echo_argv[] = {"python3", script, cert, key, NULL};
+	char fwd[512];
+	char *px_argv[] = {"python3", fwd, "--log", px_log, NULL};
+	char *apx_argv[] = {"python3", fwd, "--user", "u@x:p:w", NULL};
 	FILE *f;
 
 	(void)state;
+	clear_proxy_env();
 	if (!services)
 		return -1;
 	snprintf(dir, sizeof dir, "/tmp/plumb-httpclient-XXXXXX");
@@ -230,6 +248,8 @@ static int setup(void **state)
 	fputs(echo_py, f);
 	fclose(f);
 	snprintf(sink, sizeof sink, "%s/httpsink.py", services);
+	snprintf(fwd, sizeof fwd, "%s/fwdproxy.py", services);
+	snprintf(px_log, sizeof px_log, "%s/proxy.log", dir);
 	snprintf(certs, sizeof certs, "%s/tlscerts.sh %s", services, dir);
 	if (system(certs) != 0)
 		return -1;
@@ -239,8 +259,13 @@ static int setup(void **state)
 	sink_pid = spawn(sink_argv, &sink_port);
 	tls_pid = spawn(tls_argv, &tls_port);
 	tls_echo_pid = spawn(tls_echo_argv, &tls_echo_port);
+	px_pid = spawn(px_argv, &px_port);
+	apx_pid = spawn(apx_argv, &apx_port);
 	snprintf(ca_pem, sizeof ca_pem, "%s/ca.pem", dir);
-	return echo_pid > 0 && sink_pid > 0 && tls_pid > 0 && tls_echo_pid > 0 ? 0 : -1;
+	return echo_pid > 0 && sink_pid > 0 && tls_pid > 0 && tls_echo_pid > 0 && px_pid > 0 &&
+	                       apx_pid > 0
+	               ? 0
+	               : -1;
 }
 
 static int teardown(void **state)
@@ -252,6 +277,8 @@ static int teardown(void **state)
 	stop(sink_pid);
 	stop(tls_pid);
 	stop(tls_echo_pid);
+	stop(px_pid);
+	stop(apx_pid);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -994,6 +1021,366 @@ static void address_forms(void **state)
 	http_conn_free(c);
 }
 
+/* ---- Proxies ---- */
+
+/* The proxy log's lines so far (each a JSON object), into out (a malloc'd
+ * text, "" when none); the count. */
+static int proxy_log(char **out)
+{
+	FILE *f = fopen(px_log, "r");
+	char line[1024];
+	plumb_buffer b;
+	int n = 0;
+
+	plumb_buffer_init(&b);
+	while (f && fgets(line, sizeof line, f)) {
+		assert_int_equal(plumb_buffer_append(&b, line, strlen(line)), 0);
+		n++;
+	}
+	if (f)
+		fclose(f);
+	assert_int_equal(plumb_buffer_append(&b, "", 1), 0);
+	*out = strdup((const char *)plumb_buffer_bytes(&b));
+	plumb_buffer_release(&b);
+	assert_non_null(*out);
+	return n;
+}
+
+/* http_proxy_for on url with the variables as they are: its result, and
+ * the proxy's peer and auth (or the error) into out. */
+static int proxy_of(const char *url, char *out, size_t len)
+{
+	struct http_url u;
+	struct http_proxy p;
+	char err[256];
+	int rc;
+
+	assert_int_equal(http_url_parse(url, &u, NULL, 0), HTTP_URL_OK);
+	rc = http_proxy_for(&u, &p, err, sizeof err);
+	if (rc < 0)
+		snprintf(out, len, "%s", err);
+	else if (rc == 0)
+		snprintf(out, len, "direct");
+	else
+		snprintf(out, len, "%.64s %.15s %.64s", p.at.peer, p.from,
+		         p.auth[0] ? p.auth : "-");
+	http_url_release(&u);
+	return rc;
+}
+
+static bool exempt(const char *list, const char *url)
+{
+	struct http_url u;
+	bool r;
+
+	assert_int_equal(http_url_parse(url, &u, NULL, 0), HTTP_URL_OK);
+	r = http_no_proxy_match(list, &u);
+	http_url_release(&u);
+	return r;
+}
+
+static void proxy_variables(void **state)
+{
+	char got[300];
+
+	(void)state;
+	clear_proxy_env();
+	assert_int_equal(proxy_of("http://example.com/", got, sizeof got), 0);
+	/* HTTP_PROXY is ignored (httpoxy); http_proxy is read for http:// only */
+	setenv("HTTP_PROXY", "http://10.0.0.1:3128", 1);
+	assert_int_equal(proxy_of("http://example.com/", got, sizeof got), 0);
+	setenv("http_proxy", "http://10.0.0.2:3128/", 1);
+	assert_int_equal(proxy_of("http://example.com/", got, sizeof got), 1);
+	assert_string_equal(got, "10.0.0.2:3128 http_proxy -");
+	assert_int_equal(proxy_of("https://example.com/", got, sizeof got), 0);
+	/* HTTPS_PROXY when https_proxy is not set; the port defaults to 1080 */
+	setenv("HTTPS_PROXY", "proxy.example", 1);
+	assert_int_equal(proxy_of("https://example.com/", got, sizeof got), 1);
+	assert_string_equal(got, "proxy.example:1080 HTTPS_PROXY -");
+	setenv("https_proxy", "HTTP://u%40x:p%3Aw@[::1]:8080", 1);
+	assert_int_equal(proxy_of("https://example.com/", got, sizeof got), 1);
+	assert_string_equal(got, "[::1]:8080 https_proxy Basic dUB4OnA6dw=="); /* u@x:p:w */
+	setenv("https_proxy", "", 1);                                          /* empty: no proxy */
+	assert_int_equal(proxy_of("https://example.com/", got, sizeof got), 0);
+	/* refused, with the variable named and no secret shown */
+	setenv("https_proxy", "https://user:secret@proxy:443", 1);
+	assert_int_equal(proxy_of("https://example.com/", got, sizeof got), -1);
+	assert_non_null(strstr(got, "https_proxy is an https:// one"));
+	assert_null(strstr(got, "secret"));
+	setenv("https_proxy", "socks5://proxy:1080", 1);
+	assert_int_equal(proxy_of("https://example.com/", got, sizeof got), -1);
+	assert_non_null(strstr(got, "the scheme 'socks5'"));
+	setenv("https_proxy", "http://proxy:99999", 1);
+	assert_int_equal(proxy_of("https://example.com/", got, sizeof got), -1);
+	setenv("https_proxy", "http://u:%zz@proxy", 1);
+	assert_int_equal(proxy_of("https://example.com/", got, sizeof got), -1);
+	/* no_proxy, then NO_PROXY */
+	setenv("https_proxy", "proxy:3128", 1);
+	setenv("NO_PROXY", "example.com", 1);
+	assert_int_equal(proxy_of("https://a.example.com/", got, sizeof got), 0);
+	setenv("no_proxy", "other.org", 1);
+	assert_int_equal(proxy_of("https://a.example.com/", got, sizeof got), 1);
+	assert_int_equal(proxy_of("https://other.org/", got, sizeof got), 0);
+	clear_proxy_env();
+}
+
+static void no_proxy_entries(void **state)
+{
+	(void)state;
+	assert_true(exempt("*", "http://anything.example/"));
+	assert_true(exempt(" * ", "https://10.1.2.3/"));
+	/* names: itself and its subdomains, a leading dot or not, any case */
+	assert_true(exempt("example.com", "http://example.com/"));
+	assert_true(exempt("example.com", "http://a.b.EXAMPLE.com/"));
+	assert_true(exempt(".example.com", "http://example.com/"));
+	assert_true(exempt(".Example.COM", "http://x.example.com/"));
+	assert_false(exempt("example.com", "http://badexample.com/"));
+	assert_false(exempt("a.example.com", "http://example.com/"));
+	assert_true(exempt("foo, \t bar.org ,baz", "http://x.bar.org/"));
+	assert_false(exempt("foo,,bar.org", "http://bar.org.evil/"));
+	assert_false(exempt("", "http://example.com/"));
+	/* a port restricts the entry */
+	assert_true(exempt("example.com:8080", "http://example.com:8080/"));
+	assert_false(exempt("example.com:8080", "http://example.com/"));
+	assert_true(exempt("example.com:443", "https://example.com/"));
+	/* addresses and ranges, of the URL's address only */
+	assert_true(exempt("127.0.0.1", "http://127.0.0.1:9000/"));
+	assert_false(exempt("127.0.0.1", "http://127.0.0.2/"));
+	assert_false(exempt("127.0.0.1", "http://localhost/"));
+	assert_false(exempt("localhost", "http://127.0.0.1/"));
+	assert_true(exempt("localhost", "http://localhost:5000/"));
+	assert_true(exempt("10.0.0.0/8", "http://10.200.3.4/"));
+	assert_false(exempt("10.0.0.0/8", "http://11.0.0.1/"));
+	assert_true(exempt("192.168.1.0/23", "http://192.168.0.77/"));
+	assert_false(exempt("192.168.2.0/23", "http://192.168.1.77/"));
+	assert_true(exempt("127.0.0.1:80", "http://127.0.0.1/"));
+	assert_true(exempt("::1", "http://[::1]:8080/"));
+	assert_true(exempt("[::1]:8080", "http://[::1]:8080/"));
+	assert_false(exempt("[::1]:8081", "http://[::1]:8080/"));
+	assert_true(exempt("fd00::/8", "http://[fd12::1]/"));
+	assert_false(exempt("fd00::/8", "http://10.0.0.1/"));
+	assert_false(exempt("10.0.0.0/33", "http://10.0.0.1/"));
+}
+
+/* Two exchanges on one handle to url through the proxy set in the
+ * environment; both must come back 200 from the sink with body's hash. */
+static void twice_via(const char *url, const char *ca)
+{
+	static const char body[] = "through the proxy, twice";
+	struct http_conn *c = http_conn_new();
+	struct http_response rs = {0};
+	struct http_url u;
+	struct http_request rq = {
+	        .method = "PUT",
+	        .url = &u,
+	        .body = body,
+	        .len = sizeof body - 1,
+	        .connect_timeout_ms = 5000,
+	        .stall_timeout_ms = 10000,
+	        .ca_file = ca,
+	        .reply_max = 8192,
+	};
+	char got[128], want[65];
+	unsigned char d[32];
+
+	SHA256((const unsigned char *)body, sizeof body - 1, d);
+	hex(d, want);
+	assert_int_equal(http_url_parse(url, &u, NULL, 0), HTTP_URL_OK);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(http_exchange(c, &rq, &rs), 0);
+		assert_int_equal(rs.status, 200);
+		assert_non_null(strstr(rs.via, "proxy 127.0.0.1:"));
+		json_field(rs.body, "sha256", got, sizeof got);
+		assert_string_equal(got, want);
+	}
+	http_response_release(&rs);
+	http_url_release(&u);
+	http_conn_free(c);
+}
+
+static void plain_through_proxy(void **state)
+{
+	size_t len = 3 * MIB + 5;
+	unsigned char *body = malloc(len);
+	struct http_response rs = {0};
+	char env[64], sha[65], want[160], url[128], *log;
+
+	(void)state;
+	assert_non_null(body);
+	for (size_t i = 0; i < len; i++)
+		body[i] = (unsigned char)(i * 13 + (i >> 10));
+	clear_proxy_env();
+	int before = proxy_log(&log);
+	free(log);
+	snprintf(env, sizeof env, "http://127.0.0.1:%d", px_port);
+	setenv("http_proxy", env, 1);
+	/* a body in memory, then a chunked stream: through, byte for byte */
+	assert_int_equal(to_sink(false, NULL, false, "/m?q=1", body, len, &rs, sha), 0);
+	check_sink_reply(&rs, len, sha, "false");
+	assert_non_null(strstr(rs.via, "(from http_proxy)"));
+	assert_int_equal(to_sink(false, NULL, false, "/s", NULL, 5 * MIB + 1, &rs, sha), 0);
+	check_sink_reply(&rs, 5 * MIB + 1, sha, "true");
+	/* the proxy saw the absolute form, the query included */
+	assert_int_equal(proxy_log(&log), before + 2);
+	snprintf(want, sizeof want, "\"target\": \"http://127.0.0.1:%d/m?q=1\"", sink_port);
+	assert_non_null(strstr(log, want));
+	snprintf(want, sizeof want, "\"target\": \"http://127.0.0.1:%d/s\"", sink_port);
+	assert_non_null(strstr(log, want));
+	free(log);
+	/* and the sink got the Host of the URL, not of the proxy */
+	snprintf(want, sizeof want, "\"host\": \"127.0.0.1:%d\"", sink_port);
+	assert_non_null(strstr(rs.body, want));
+	/* keep-alive: the second exchange reuses the connection to the proxy */
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/ka", sink_port);
+	twice_via(url, NULL);
+	assert_int_equal(proxy_log(&log), before + 4);
+	{
+		char *last = strrchr(log, '{'), *prev, a[16], b[16];
+
+		*(last - 1) = '\0';
+		prev = strrchr(log, '{');
+		json_field(last, "conn", a, sizeof a);
+		json_field(prev, "conn", b, sizeof b);
+		assert_true(a[0] != '\0');
+		assert_string_equal(a, b);
+	}
+	free(log);
+	/* no_proxy: straight to the sink, the proxy sees nothing */
+	setenv("no_proxy", "localhost, 127.0.0.0/8", 1);
+	before = proxy_log(&log);
+	free(log);
+	assert_int_equal(to_sink(false, NULL, false, "/direct", body, 1000, &rs, sha), 0);
+	check_sink_reply(&rs, 1000, sha, "false");
+	assert_string_equal(rs.via, "");
+	assert_int_equal(proxy_log(&log), before);
+	free(log);
+	clear_proxy_env();
+	http_response_release(&rs);
+	free(body);
+}
+
+static void https_through_connect(void **state)
+{
+	size_t len = 2 * MIB + 9;
+	unsigned char *body = malloc(len);
+	struct http_response rs = {0};
+	char env[64], sha[65], want[160], url[128], *log;
+	int before;
+
+	(void)state;
+	assert_non_null(body);
+	for (size_t i = 0; i < len; i++)
+		body[i] = (unsigned char)(i * 5 + (i >> 9));
+	clear_proxy_env();
+	before = proxy_log(&log);
+	free(log);
+	snprintf(env, sizeof env, "127.0.0.1:%d", px_port); /* no scheme, as curl takes */
+	setenv("https_proxy", env, 1);
+	/* the certificate is checked against the target through the tunnel */
+	assert_int_equal(to_sink(true, ca_pem, false, "/m", body, len, &rs, sha), 0);
+	check_sink_reply(&rs, len, sha, "false");
+	assert_int_equal(to_sink(true, ca_pem, false, "/s", NULL, 4 * MIB + 3, &rs, sha), 0);
+	check_sink_reply(&rs, 4 * MIB + 3, sha, "true");
+	assert_int_equal(proxy_log(&log), before + 2);
+	snprintf(want, sizeof want,
+	         "{\"method\": \"CONNECT\", \"target\": \"127.0.0.1:%d\", \"auth\": false, "
+	         "\"status\": 200",
+	         tls_port);
+	assert_non_null(strstr(log, want));
+	free(log);
+	/* the system's CAs do not know the test's: refused, as without a proxy */
+	assert_int_equal(to_sink(true, NULL, false, "/x", "a", 1, &rs, NULL), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_TLS);
+	assert_string_equal(rs.detail,
+	                    "SSL certificate problem: unable to get local issuer certificate");
+	/* keep-alive through the tunnel */
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/ka", tls_port);
+	before = proxy_log(&log);
+	free(log);
+	twice_via(url, ca_pem);
+	assert_int_equal(proxy_log(&log), before + 1); /* one CONNECT for both */
+	free(log);
+	/* http:// URLs do not take https_proxy */
+	assert_int_equal(to_sink(false, NULL, false, "/plain", body, 10, &rs, sha), 0);
+	assert_string_equal(rs.via, "");
+	/* no_proxy with the port */
+	snprintf(env, sizeof env, "127.0.0.1:%d", tls_port);
+	setenv("no_proxy", env, 1);
+	before = proxy_log(&log);
+	free(log);
+	assert_int_equal(to_sink(true, ca_pem, false, "/direct", body, 10, &rs, sha), 0);
+	check_sink_reply(&rs, 10, sha, "false");
+	assert_int_equal(proxy_log(&log), before);
+	free(log);
+	clear_proxy_env();
+	http_response_release(&rs);
+	free(body);
+}
+
+static void proxy_refusals(void **state)
+{
+	struct http_response rs = {0};
+	char env[128], want[200], sha[65];
+	int dead = dead_port();
+
+	(void)state;
+	clear_proxy_env();
+	/* the proxy is down: said to be the proxy, with the variable */
+	snprintf(env, sizeof env, "http://127.0.0.1:%d", dead);
+	setenv("http_proxy", env, 1);
+	assert_int_equal(to_sink(false, NULL, false, "/x", "a", 1, &rs, NULL), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_PROXY);
+	assert_int_equal(rs.os_err, ECONNREFUSED);
+	snprintf(want, sizeof want,
+	         "cannot connect to the proxy 127.0.0.1:%d (from http_proxy): Connection refused",
+	         dead);
+	assert_string_equal(rs.detail, want);
+	setenv("https_proxy", env, 1);
+	assert_int_equal(to_sink(true, ca_pem, false, "/x", "a", 1, &rs, NULL), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_PROXY);
+	assert_non_null(strstr(rs.detail, "(from https_proxy): Connection refused"));
+	/* credentials wanted: CONNECT refused with 407 */
+	snprintf(env, sizeof env, "http://127.0.0.1:%d", apx_port);
+	setenv("https_proxy", env, 1);
+	assert_int_equal(to_sink(true, ca_pem, false, "/x", "a", 1, &rs, NULL), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_PROXY);
+	assert_int_equal(rs.proxy_status, 407);
+	snprintf(want, sizeof want,
+	         "proxy 127.0.0.1:%d (from https_proxy) refused CONNECT 127.0.0.1:%d: HTTP/1.1 "
+	         "407 Proxy Authentication Required (it wants credentials",
+	         apx_port, tls_port);
+	assert_non_null(strstr(rs.detail, want));
+	/* wrong ones */
+	snprintf(env, sizeof env, "http://u%%40x:nope@127.0.0.1:%d", apx_port);
+	setenv("https_proxy", env, 1);
+	assert_int_equal(to_sink(true, ca_pem, false, "/x", "a", 1, &rs, NULL), -1);
+	assert_int_equal(rs.proxy_status, 407);
+	assert_non_null(strstr(rs.detail, "did not take the credentials"));
+	assert_null(strstr(rs.detail, "nope"));
+	/* the right ones (percent-decoded: u@x and p:w) */
+	snprintf(env, sizeof env, "http://u%%40x:p%%3Aw@127.0.0.1:%d", apx_port);
+	setenv("https_proxy", env, 1);
+	assert_int_equal(to_sink(true, ca_pem, false, "/ok", "abc", 3, &rs, sha), 0);
+	check_sink_reply(&rs, 3, sha, "false");
+	/* plain http: the proxy's 407 is the reply, marked as through it */
+	snprintf(env, sizeof env, "http://127.0.0.1:%d", apx_port);
+	setenv("http_proxy", env, 1);
+	assert_int_equal(to_sink(false, NULL, false, "/x", "abc", 3, &rs, NULL), 0);
+	assert_int_equal(rs.status, 407);
+	assert_non_null(strstr(rs.via, "(from http_proxy)"));
+	snprintf(env, sizeof env, "http://u%%40x:p%%3Aw@127.0.0.1:%d", apx_port);
+	setenv("http_proxy", env, 1);
+	assert_int_equal(to_sink(false, NULL, false, "/ok", "abc", 3, &rs, sha), 0);
+	check_sink_reply(&rs, 3, sha, "false");
+	/* a proxy variable plumb cannot use fails the exchange, says which */
+	setenv("http_proxy", "https://127.0.0.1:1", 1);
+	assert_int_equal(to_sink(false, NULL, false, "/x", "a", 1, &rs, NULL), -1);
+	assert_int_equal(rs.fail, HTTP_FAIL_PROXY);
+	assert_non_null(strstr(rs.detail, "http_proxy is an https:// one"));
+	clear_proxy_env();
+	http_response_release(&rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1018,6 +1405,11 @@ int main(void)
 	        cmocka_unit_test(tls_context_is_shared),
 #endif
 	        cmocka_unit_test(address_forms),
+	        cmocka_unit_test(proxy_variables),
+	        cmocka_unit_test(no_proxy_entries),
+	        cmocka_unit_test(plain_through_proxy),
+	        cmocka_unit_test(https_through_connect),
+	        cmocka_unit_test(proxy_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

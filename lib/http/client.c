@@ -45,8 +45,8 @@
  * settings reuses it unless the server sent something or closed it while it
  * was idle (a 408 then a close, typically): that one is closed and a fresh
  * one made.  If it turns out to have been closed anyway (the failure comes
- * before any reply byte), the exchange is made again once on a fresh
- * connection when the body can be sent again.
+ * before any reply byte and before the server took any byte of the body),
+ * the exchange is made again once on a fresh connection.
  *
  * Framing: a reply with two different Content-Length values is refused, and
  * one with Transfer-Encoding is framed by it (chunked, else to the close),
@@ -1503,8 +1503,11 @@ int http_exchange(struct http_conn *c, const struct http_request *rq, struct htt
 	rc = exchange_once(&x, &reused);
 	if (rc < 0 && reused && !x.got_reply_byte &&
 	    (rs->fail == HTTP_FAIL_SEND || rs->fail == HTTP_FAIL_RECV) &&
-	    (!rq->reader || rs->sent == 0)) {
-		/* The kept connection had been closed while idle: once more, fresh. */
+	    rs->sent == 0) {
+		/* The kept connection had been closed while idle: once more,
+		 * fresh.  Not once the server has taken body bytes: that
+		 * connection was alive, and its failure is the caller's to
+		 * count and retry (S3 does, with backoff). */
 		conn_close(c);
 		xfer_init(&x, c, rq, rs);
 		rc = pick_proxy(&x) < 0 ? -1 : exchange_once(&x, &reused);

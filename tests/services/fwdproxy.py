@@ -216,6 +216,7 @@ def forward(client, cfile, method, target, version, headers, auth):
     ufile = up.makefile("rb")
     status = 0
     keep = False
+    logged = False
     try:
         while True:
             lines = read_head(ufile)
@@ -223,6 +224,11 @@ def forward(client, cfile, method, target, version, headers, auth):
                 break
             status = int(lines[0].split()[1])
             rh = headers_of(lines[1:])
+            if not 100 <= status < 200:
+                # Logged before the client sees the answer, so that a
+                # client reading the log after its reply finds the line.
+                log(method, target, auth, status)
+                logged = True
             client.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
             if 100 <= status < 200:
                 continue
@@ -238,7 +244,8 @@ def forward(client, cfile, method, target, version, headers, auth):
             break
     except OSError:
         keep = False
-    log(method, target, auth, status)
+    if not logged:
+        log(method, target, auth, status)
     body_done.wait(1 if keep else 0.2)
     keep = keep and body_done.is_set() and body_ok[0]
     try:

@@ -76,6 +76,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,44 @@ int64_t http_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A 64-bit mix (splitmix64's finaliser) of the clock and a counter: two
+ * threads backing off at the same moment wait different times. */
+static uint64_t jitter(void)
+{
+	static _Atomic uint64_t counter;
+	struct timespec ts;
+	uint64_t x;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ atomic_fetch_add(&counter, 1);
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+bool http_backoff(long base_ms, long cap_ms, int attempt, bool (*stop)(void *arg), void *arg)
+{
+	long ceiling = base_ms;
+	int64_t end;
+
+	for (int i = 0; i < attempt && ceiling < cap_ms; i++)
+		ceiling *= 2;
+	if (ceiling > cap_ms)
+		ceiling = cap_ms;
+	end = http_now_ns() + (int64_t)(jitter() % (uint64_t)(ceiling + 1)) * 1000000;
+	for (;;) {
+		int64_t left = end - http_now_ns();
+		struct timespec nap = {0, left < 20000000 ? left : 20000000};
+
+		if (stop && stop(arg))
+			return false;
+		if (left <= 0)
+			return true;
+		nanosleep(&nap, NULL);
+	}
 }
 
 static int fail(struct xfer *x, enum http_fail f, int os_err, const char *fmt, ...)

@@ -206,4 +206,10 @@ void http_response_release(struct http_response *rs);
 /* The monotonic clock in nanoseconds. */
 int64_t http_now_ns(void);
 
+/* Sleeps before retry number attempt (0-based), with full jitter: a random
+ * time up to min(cap_ms, base_ms * 2^attempt).  It sleeps in slices of at
+ * most 20 ms and returns false as soon as stop(arg) is true (stop may be
+ * NULL), true once the time is up. */
+bool http_backoff(long base_ms, long cap_ms, int attempt, bool (*stop)(void *arg), void *arg);
+
 #endif

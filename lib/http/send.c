@@ -325,40 +325,12 @@ static bool transient(const struct attempt *a, int rc)
 	}
 }
 
-static uint64_t jitter_seed(void)
+/* http_backoff's stop: the caller's cancel flag. */
+static bool cancelled(void *arg)
 {
-	struct timespec ts;
-	static _Atomic uint64_t counter;
+	const plumb_http_options *o = arg;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
-	       (atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ull);
-}
-
-/* Sleeps a random time up to min(cap, base * 2^attempt), in slices, so that a
- * cancel is seen within 50 ms.  Returns false if cancelled. */
-static bool backoff(const plumb_http_options *o, int attempt)
-{
-	uint64_t x = jitter_seed();
-	long ceiling = BACKOFF_BASE_MS << (attempt < 10 ? attempt : 10);
-	long ms;
-
-	if (ceiling > BACKOFF_CAP_MS)
-		ceiling = BACKOFF_CAP_MS;
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	ms = (long)(x % (uint64_t)(ceiling + 1));
-	while (ms > 0) {
-		long slice = ms < 50 ? ms : 50;
-		struct timespec ts = {0, slice * 1000000L};
-
-		if (o->cancel && atomic_load(o->cancel))
-			return false;
-		nanosleep(&ts, NULL);
-		ms -= slice;
-	}
-	return !(o->cancel && atomic_load(o->cancel));
+	return o->cancel && atomic_load(o->cancel);
 }
 
 static int one_attempt(struct attempt *a, const char *req)
@@ -425,7 +397,7 @@ int plumb_http_send(const plumb_http_options *opts, plumb_reader *body, plumb_ht
 		rc = one_attempt(&a, req);
 		if (rc == 0 || res->sent > 0 || attempt >= o.retries || !transient(&a, rc))
 			break;
-		if (!backoff(&o, attempt)) {
+		if (!http_backoff(BACKOFF_BASE_MS, BACKOFF_CAP_MS, attempt, cancelled, &o)) {
 			say(res, "%s: cancelled while waiting to try again", req);
 			rc = -ECANCELED;
 			break;

@@ -43,14 +43,6 @@
 /* How much of a reply body is kept: S3's replies here are a few hundred bytes. */
 #define REPLY_MAX (64 * 1024)
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void say(struct s3_request *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void say(struct s3_request *rq, const char *fmt, ...)
@@ -315,41 +307,12 @@ static int attempt(struct s3_client *cl, struct http_conn *c, struct s3_request 
 
 /* ---- Backoff ---- */
 
-static uint64_t mix(uint64_t x)
+/* http_backoff's stop: the caller's cancel, or the upload ending. */
+static bool stopping(void *arg)
 {
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
+	struct s3_client *cl = arg;
 
-bool s3_backoff(struct s3_client *cl, int attempt, bool must_finish)
-{
-	static _Atomic uint64_t counter;
-	struct timespec ts;
-	long base = cl->o->backoff_base_ms, cap = cl->o->backoff_cap_ms, ceiling = base;
-	int64_t ms, end;
-
-	for (int i = 0; i < attempt && ceiling < cap; i++)
-		ceiling *= 2;
-	if (ceiling > cap)
-		ceiling = cap;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (int64_t)(mix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
-	                   atomic_fetch_add(&counter, 1)) %
-	               (uint64_t)(ceiling + 1));
-	end = now_ns() + ms * 1000000;
-	for (;;) {
-		int64_t left = end - now_ns();
-		struct timespec nap = {0, left < 20000000 ? left : 20000000};
-
-		if (!must_finish &&
-		    (s3_cancelled(cl) || atomic_load_explicit(&cl->stop, memory_order_relaxed)))
-			return false;
-		if (left <= 0)
-			return true;
-		nanosleep(&nap, NULL);
-	}
+	return s3_cancelled(cl) || atomic_load_explicit(&cl->stop, memory_order_relaxed);
 }
 
 /* ---- The call ---- */
@@ -388,7 +351,8 @@ int s3_call(struct s3_client *cl, struct http_conn *c, struct s3_request *rq)
 		rc = attempt(cl, c, rq, &u, &again);
 		if (rc == 0 || !again || rq->attempts > cl->o->retries)
 			break;
-		if (!s3_backoff(cl, rq->attempts - 1, rq->must_finish)) {
+		if (!http_backoff(cl->o->backoff_base_ms, cl->o->backoff_cap_ms, rq->attempts - 1,
+		                  rq->must_finish ? NULL : stopping, cl)) {
 			say(rq, "%s: %s", rq->op,
 			    s3_cancelled(cl) ? "cancelled" : "stopped: the upload is ending");
 			rc = -ECANCELED;

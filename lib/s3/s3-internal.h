@@ -166,10 +166,6 @@ void s3_request_release(struct s3_request *rq);
 /* True when the caller cancelled. */
 bool s3_cancelled(const struct s3_client *cl);
 
-/* Sleeps before retry number attempt (0-based): a random time up to
- * min(cap, base * 2^attempt).  Returns false early if the client stops. */
-bool s3_backoff(struct s3_client *cl, int attempt, bool must_finish);
-
 /* ---- upload.c ---- */
 
 /* The most parts an upload may have: PLUMB_S3_MAX_PARTS, lowered by tests. */

@@ -176,18 +176,8 @@ int plumb_hash_new(plumb_hash **out, const char *algo)
 	const struct algo *a = algo ? find_algo(algo) : NULL;
 	if (!a)
 		return PLUMB_EALGO;
-	if (a->direct) {
-		plumb_hash *h = calloc(1, sizeof *h);
-		if (!h)
-			return -ENOMEM;
-		h->writer.ops = &hash_writer_ops;
-		h->algo = a;
-		a->direct->init(&h->dctx);
-		*out = h;
-		return 0;
-	}
-	const EVP_MD *md = get_md(a);
-	if (!md)
+	const EVP_MD *md = NULL;
+	if (!a->direct && !(md = get_md(a)))
 		return PLUMB_EALGO; /* known here, but this OpenSSL lacks it */
 
 	plumb_hash *h = calloc(1, sizeof *h);
@@ -196,12 +186,14 @@ int plumb_hash_new(plumb_hash **out, const char *algo)
 	h->writer.ops = &hash_writer_ops;
 	h->algo = a;
 	h->md = md;
-	h->ctx = EVP_MD_CTX_new();
-	h->scratch = EVP_MD_CTX_new();
-	if (!h->ctx || !h->scratch || !EVP_DigestInit_ex2(h->ctx, md, NULL)) {
-		ERR_clear_error();
+	if (md && (!(h->ctx = EVP_MD_CTX_new()) || !(h->scratch = EVP_MD_CTX_new())))
+		h->err = -ENOMEM;
+	else
+		plumb_hash_reset(h); /* starts the digest; an EVP failure sets err */
+	if (h->err) {
+		int err = h->err;
 		plumb_hash_free(h);
-		return -ENOMEM;
+		return err;
 	}
 	*out = h;
 	return 0;

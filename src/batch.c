@@ -1905,6 +1905,15 @@ static size_t watch_pipes(struct state *s, struct pollfd **fds, struct job ***ow
 	return n;
 }
 
+/* The time from now to @when (mono_seconds), 0 if it has passed. */
+static struct timespec timespec_until(double when)
+{
+	double d = when - mono_seconds();
+	if (d < 0)
+		d = 0;
+	return (struct timespec){(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+}
+
 /* The main loop: starts jobs while it may, sleeps in ppoll (with the
  * signals unblocked only there) until a job ends, a pipe has output, a
  * signal comes or a deadline passes. */
@@ -1931,11 +1940,7 @@ static void run(struct state *s, size_t limit, const sigset_t *unblocked)
 		double next = check_deadlines(s);
 		struct timespec ts, *tp = NULL;
 		if (next) {
-			double d = next - mono_seconds();
-			if (d < 0)
-				d = 0;
-			ts.tv_sec = (time_t)d;
-			ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+			ts = timespec_until(next);
 			tp = &ts;
 		}
 		size_t n = s->o.line_buffer ? watch_pipes(s, &fds, &owner, &cap) : 0;
@@ -1998,29 +2003,24 @@ static bool signal_children(int sig)
  */
 static void reap_orphans(const sigset_t *unblocked)
 {
-	int st;
-	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		;
-	if (pid < 0) /* ECHILD: none */
-		return;
-	signal_children(SIGTERM);
-	double deadline = mono_seconds() + 1;
-	bool killed = false;
+	int sig = SIGTERM, st;
+	double deadline = 0;
 	for (;;) {
+		pid_t pid;
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			;
-		if (pid < 0)
+		if (pid < 0) /* ECHILD: none left */
 			return;
-		double left = deadline - mono_seconds();
-		if (left <= 0) {
-			if (killed || !signal_children(SIGKILL))
+		if (mono_seconds() >= deadline) {
+			if (!sig) /* a second after the SIGKILL: give up on them */
 				return;
-			killed = true;
+			if (!signal_children(sig) && sig == SIGKILL)
+				return; /* none that /proc can name */
+			sig = sig == SIGTERM ? SIGKILL : 0;
 			deadline = mono_seconds() + 1;
 			continue;
 		}
-		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+		struct timespec ts = timespec_until(deadline);
 		ppoll(NULL, 0, &ts, unblocked);
 		caught = 0;
 	}

@@ -54,10 +54,7 @@ static int sink_port;
 static int start_sink(void **state)
 {
 	const char *dir = getenv("PLUMB_SERVICES");
-	char path[4096], line[32];
-	int fds[2];
-	ssize_t n;
-	size_t got = 0;
+	char path[4096];
 
 	(void)state;
 	if (!dir) {
@@ -65,30 +62,10 @@ static int start_sink(void **state)
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/httpsink.py", dir);
-	if (pipe(fds) < 0)
-		return -1;
-	sink_pid = fork();
-	if (sink_pid < 0)
-		return -1;
-	if (sink_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlives the tests */
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execlp("python3", "python3", path, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (got < sizeof line - 1 && (n = read(fds[0], line + got, sizeof line - 1 - got)) > 0) {
-		got += (size_t)n;
-		if (memchr(line, '\n', got))
-			break;
-	}
-	close(fds[0]);
-	line[got] = '\0';
-	sink_port = atoi(line);
-	if (sink_port <= 0) {
-		fprintf(stderr, "httpsink.py did not start (printed '%s')\n", line);
+	char *const argv[] = {"python3", path, NULL};
+	sink_pid = spawn_port(argv, &sink_port);
+	if (sink_pid < 0) {
+		fprintf(stderr, "httpsink.py did not start or printed no port\n");
 		return -1;
 	}
 	return 0;

@@ -176,43 +176,6 @@ static const char echo_py[] =
 
 /* ---- Processes ---- */
 
-static pid_t spawn(char *const argv[], int *port)
-{
-	char line[32];
-	size_t got = 0;
-	ssize_t n;
-	int fds[2];
-	pid_t pid;
-
-	if (pipe(fds) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(null, 0);
-		dup2(fds[1], 1);
-		dup2(null, 2);
-		close(fds[0]);
-		close(fds[1]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (got < sizeof line - 1 && (n = read(fds[0], line + got, sizeof line - 1 - got)) > 0) {
-		got += (size_t)n;
-		if (memchr(line, '\n', got))
-			break;
-	}
-	close(fds[0]);
-	line[got] = '\0';
-	*port = atoi(line);
-	return *port > 0 ? pid : -1;
-}
-
 static void stop(pid_t pid)
 {
 	if (pid > 0) {
@@ -255,12 +218,12 @@ static int setup(void **state)
 		return -1;
 	snprintf(cert, sizeof cert, "%s/server.pem", dir);
 	snprintf(key, sizeof key, "%s/server.key", dir);
-	echo_pid = spawn(echo_argv, &echo_port);
-	sink_pid = spawn(sink_argv, &sink_port);
-	tls_pid = spawn(tls_argv, &tls_port);
-	tls_echo_pid = spawn(tls_echo_argv, &tls_echo_port);
-	px_pid = spawn(px_argv, &px_port);
-	apx_pid = spawn(apx_argv, &apx_port);
+	echo_pid = spawn_port(echo_argv, &echo_port);
+	sink_pid = spawn_port(sink_argv, &sink_port);
+	tls_pid = spawn_port(tls_argv, &tls_port);
+	tls_echo_pid = spawn_port(tls_echo_argv, &tls_echo_port);
+	px_pid = spawn_port(px_argv, &px_port);
+	apx_pid = spawn_port(apx_argv, &apx_port);
 	snprintf(ca_pem, sizeof ca_pem, "%s/ca.pem", dir);
 	return echo_pid > 0 && sink_pid > 0 && tls_pid > 0 && tls_echo_pid > 0 && px_pid > 0 &&
 	                       apx_pid > 0

@@ -91,54 +91,6 @@ static int run(const char *cmd, char *out, size_t len)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Starts argv[0] (through execvp) with stdout to a pipe; returns its pid and
- * the first line it prints as a number (a port), or -1. */
-static pid_t spawn_port(char *const argv[], int *port)
-{
-	char line[32];
-	size_t got = 0;
-	ssize_t n;
-	int fds[2];
-	pid_t pid;
-
-	if (pipe(fds) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		/* Dies with us, and holds none of our output: a test that
-		 * fails half-way must not leave a server behind, nor keep the
-		 * test runner waiting on a pipe. */
-		int null = open("/dev/null", O_RDWR);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(null, 0);
-		dup2(fds[1], 1);
-		dup2(null, 2);
-		close(fds[0]);
-		close(fds[1]);
-		close(null);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (got < sizeof line - 1 && (n = read(fds[0], line + got, sizeof line - 1 - got)) > 0) {
-		got += (size_t)n;
-		if (memchr(line, '\n', got))
-			break;
-	}
-	close(fds[0]);
-	line[got] = '\0';
-	*port = atoi(line);
-	if (*port <= 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-		return -1;
-	}
-	return pid;
-}
-
 static void stop_process(pid_t pid)
 {
 	if (pid > 0) {

@@ -444,9 +444,11 @@ static void test_concurrent_attach(void **state)
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
 	/* Nothing of ours is left attached. */
-	char path[128];
-	snprintf(path, sizeof path, "%s/c0.img", dir);
-	assert_int_equal(plumb_loop_find_by_file(path, false, 0, NULL, NULL), 0);
+	for (int k = 0; k < KIDS; k++) {
+		char path[128];
+		snprintf(path, sizeof path, "%s/c%d.img", dir, k);
+		assert_int_equal(plumb_loop_find_by_file(path, false, 0, NULL, NULL), 0);
+	}
 }
 
 int main(void)

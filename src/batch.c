@@ -24,8 +24,11 @@
  * temporary files (O_TMPFILE), which plumb copies out whole when the job has
  * ended (--group), or when every earlier job has been printed (--keep-order).
  * The child's descriptors share the files' offset with ours, so the offset
- * is the number of bytes written and a silent job costs no read at all.
- * File pairs are reused, truncated, from one job to the next.  With
+ * says how far the job wrote and a silent job costs no read at all.  File
+ * pairs are reused from one job to the next: the next job writes after the
+ * last one's bytes, and a file is truncated only once it holds SPOOL_REWIND
+ * bytes (on ext4 a truncation costs about 8 us, six times what the rest of
+ * a short job's output costs plumb).  With
  * --line-buffer the jobs write to pipes instead, and whole lines are printed
  * as they arrive; with --line-buffer and -k only the oldest job still to be
  * printed is printed as it comes, and what the later ones write meanwhile is
@@ -125,11 +128,15 @@ struct input {
 	size_t cap;
 };
 
-/* A pair of temporary files that catch one job's stdout and stderr. */
+/* A pair of temporary files that catch one job's stdout and stderr; the
+ * job's bytes start at out_base and err_base. */
 struct outfiles {
 	int out, err;
+	off_t out_base, err_base;
 	struct outfiles *next;
 };
+
+enum { SPOOL_REWIND = 1 << 20 }; /* a spool file is emptied past this size */
 
 struct job {
 	uint64_t seq;
@@ -1000,6 +1007,7 @@ static struct outfiles *take_files(struct state *s)
 	f = malloc(sizeof *f);
 	if (!f)
 		return NULL;
+	f->out_base = f->err_base = 0;
 	f->out = tmpfile_fd(s->tmpdir);
 	f->err = f->out >= 0 ? tmpfile_fd(s->tmpdir) : -1;
 	if (f->err < 0) {
@@ -1013,11 +1021,33 @@ static struct outfiles *take_files(struct state *s)
 	return f;
 }
 
-/* Empties a pair of files for the next job; false if they cannot be. */
+/* Moves one spool file's base past what was written to it, emptying the
+ * file once it has grown past SPOOL_REWIND; false on error. */
+static bool rebase(int fd, off_t *base)
+{
+	off_t end = lseek(fd, 0, SEEK_CUR);
+	if (end < 0)
+		return false;
+	if (end >= SPOOL_REWIND) {
+		if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+			return false;
+		end = 0;
+	}
+	*base = end;
+	return true;
+}
+
+/* Readies a pair of files for the next job; false if they cannot be. */
 static bool reset_files(struct outfiles *f)
 {
-	return ftruncate(f->out, 0) == 0 && lseek(f->out, 0, SEEK_SET) == 0 &&
-	       ftruncate(f->err, 0) == 0 && lseek(f->err, 0, SEEK_SET) == 0;
+	return rebase(f->out, &f->out_base) && rebase(f->err, &f->err_base);
+}
+
+/* The bytes written to spool file fd since its base. */
+static off_t spooled(int fd, off_t base)
+{
+	off_t end = lseek(fd, 0, SEEK_CUR);
+	return end > base ? end - base : 0;
 }
 
 /* Gives a pair of files back for another job, emptied if `used`. */
@@ -1070,14 +1100,14 @@ static void write_tagged(int out, const char *buf, size_t n, const char *tag, bo
 	}
 }
 
-/* Copies the first `size` bytes of file fd to out, each line after `tag`
- * (when not NULL) and a tab. */
-static void copy_out(int fd, off_t size, int out, const char *tag)
+/* Copies `size` bytes of file fd from offset pos to out, each line after
+ * `tag` (when not NULL) and a tab. */
+static void copy_out(int fd, off_t pos, off_t size, int out, const char *tag)
 {
 	char buf[65536];
-	off_t pos = 0;
+	off_t end = pos + size;
 	bool line_start = true;
-	while (pos < size) {
+	while (pos < end) {
 		ssize_t n = pread(fd, buf, sizeof buf, pos);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1118,8 +1148,7 @@ static off_t received(const struct job *j)
 {
 	if (!j->files)
 		return j->received;
-	off_t n = lseek(j->files->out, 0, SEEK_CUR);
-	return n > 0 ? n : 0;
+	return spooled(j->files->out, j->files->out_base);
 }
 
 /* Prints a finished job's output (`out` bytes of stdout) and gives its
@@ -1130,7 +1159,7 @@ static void print_job(struct state *s, struct job *j, off_t out)
 	if (!f)
 		return;
 	j->files = NULL;
-	off_t err = lseek(f->err, 0, SEEK_CUR);
+	off_t err = spooled(f->err, f->err_base);
 	bool used = out > 0 || err > 0;
 	if (j->discard)
 		out = err = 0;
@@ -1138,9 +1167,9 @@ static void print_job(struct state *s, struct job *j, off_t out)
 	if (out > 0 || err > 0)
 		clear_bar(s);
 	if (out > 0)
-		copy_out(f->out, out, STDOUT_FILENO, tag);
+		copy_out(f->out, f->out_base, out, STDOUT_FILENO, tag);
 	if (err > 0)
-		copy_out(f->err, err, STDERR_FILENO, tag);
+		copy_out(f->err, f->err_base, err, STDERR_FILENO, tag);
 	free(tag);
 	give_files(s, f, used);
 }
@@ -1253,10 +1282,11 @@ static void go_live(struct state *s, struct job *j)
 	bool used = false;
 	for (int k = 0; k < 2; k++) {
 		int fd = f ? (k ? f->err : f->out) : -1;
-		off_t size = f ? lseek(fd, 0, SEEK_CUR) : 0, pos = 0;
+		off_t pos = f ? (k ? f->err_base : f->out_base) : 0;
+		off_t end = f ? pos + spooled(fd, pos) : 0;
 		char buf[65536];
-		used |= size != 0;
-		while (pos < size) {
+		used |= end != pos;
+		while (pos < end) {
 			ssize_t n = pread(fd, buf, sizeof buf, pos);
 			if (n < 0 && errno == EINTR)
 				continue;

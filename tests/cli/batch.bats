@@ -242,6 +242,24 @@ blocks_whole() {
 	cmp <(sort "$T/p") <(sort "$T/g")
 }
 
+@test "spool files reused well past the size that empties them: each job's bytes are its own" {
+	# 30 jobs of 180 kB out and 60 kB err through 2 slots: each spool file
+	# takes about 2.7 MB and is emptied twice on the way.
+	job='seq -f "$0 %g" 20000; seq -f "$0 e%g" 8000 >&2'
+	"$PLUMB" batch -j 2 --joblog "$T/jl" sh -c "$job" ::: $(seq 30) >"$T/o" 2>"$T/e"
+	parallel -j 2 sh -c "'$job'" ::: $(seq 30) >"$T/go" 2>"$T/ge"
+	[ "$(wc -l <"$T/o")" -eq 600000 ]
+	cmp <(sort "$T/o") <(sort "$T/go")
+	cmp <(sort "$T/e") <(sort "$T/ge")
+	# Each job's block is whole: its first field changes exactly 29 times.
+	[ "$(awk '$1 != last { n++; last = $1 } END { print n }' "$T/o")" -eq 30 ]
+	[ "$(awk '$1 != last { n++; last = $1 } END { print n }' "$T/e")" -eq 30 ]
+	# The joblog's Receive is each job's own stdout, not the file's size.
+	for i in 1 9 30; do
+		[ "$(awk -F'\t' -v i="$i" '$1 == i { print $6 }' "$T/jl")" = "$(seq -f "$i %g" 20000 | wc -c)" ]
+	done
+}
+
 @test "stderr is grouped too and goes to stderr" {
 	"$PLUMB" batch -j 4 sh -c 'echo out $0; echo err $0 >&2' ::: 1 2 3 >"$T/o" 2>"$T/e"
 	[ "$(sort "$T/o" | tr '\n' ' ')" = "out 1 out 2 out 3 " ]

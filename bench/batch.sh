@@ -5,7 +5,9 @@
 #
 # Jobs: JOBS trivial jobs (`true`, then `echo {}`) with -j 2, through
 #   plumb batch (grouped, --keep-order, --joblog), xargs -P 2 -n 1, and
-#   GNU parallel -j 2 (grouped and -k); jobs per second, median of RUNS
+#   GNU parallel -j 2 (grouped and -k), and the floor: bench_spawn, a loop
+#   that only spawns and waits (no capture, no order, no log), which no job
+#   runner can beat; jobs per second, median of RUNS
 #   interleaved runs; ratios against xargs and parallel: of the medians,
 #   and the median of each round's ratio (a round runs every contender
 #   back to back, so on a machine that others use too it is the steadier
@@ -38,7 +40,7 @@ mkdir -p "$PARALLEL_HOME"
 touch "$PARALLEL_HOME/will-cite"
 seq "$JOBS" >"$tmp/in"
 
-ninja -C "$build" src/plumb bench/bench_batch >/dev/null
+ninja -C "$build" src/plumb bench/bench_batch bench/bench_spawn >/dev/null
 
 median() {
 	tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END {
@@ -55,7 +57,7 @@ secs() {
 }
 
 declare -A rate
-names=(plumb plumb-k plumb-joblog xargs parallel parallel-k)
+names=(plumb plumb-k plumb-joblog xargs parallel parallel-k floor)
 run_one() { # KIND NAME
 	local kind=$1 name=$2 cmd
 	if [ "$kind" = true ]; then cmd=(true); else cmd=(echo); fi
@@ -67,6 +69,7 @@ run_one() { # KIND NAME
 	xargs) s=$(secs xargs -P 2 -n 1 "${cmd[@]}") ;;
 	parallel) s=$(secs parallel -j 2 "${cmd[@]}") ;;
 	parallel-k) s=$(secs parallel -j 2 -k "${cmd[@]}") ;;
+	floor) s=$(secs "$build/bench/bench_spawn" 2 "${cmd[@]}") ;;
 	esac
 	rate[$kind/$name]+="$(echo "scale=1; $JOBS / $s" | bc) "
 }
@@ -120,10 +123,13 @@ for kind in true echo; do
 	g=$(ratio "$kind/parallel" "$kind/plumb")
 	pk=$(ratio "$kind/plumb-k" "$kind/plumb")
 	pj=$(ratio "$kind/plumb-joblog" "$kind/plumb")
-	awk -v p="$p" -v x="$x" -v g="$g" -v k="$pk" -v j="$pj" -v kind="$kind" 'BEGIN {
+	fx=$(ratio "$kind/floor" "$kind/xargs")
+	pf=$(ratio "$kind/plumb" "$kind/floor")
+	awk -v p="$p" -v x="$x" -v g="$g" -v k="$pk" -v j="$pj" -v kind="$kind" -v fx="$fx" -v pf="$pf" 'BEGIN {
 		printf "  goals (%s): >= 1.3x xargs %s, >= 5x parallel %s (10x %s), -k cost %.1f%%, joblog cost %.1f%%\n",
 			kind, (p >= 1.3 * x ? "met" : "NOT met"), (p >= 5 * g ? "met" : "NOT met"),
-			(p >= 10 * g ? "met" : "not met"), 100 * (1 - k / p), 100 * (1 - j / p) }'
+			(p >= 10 * g ? "met" : "not met"), 100 * (1 - k / p), 100 * (1 - j / p)
+		printf "  the floor (spawn and wait, nothing else) is %.2fx xargs; plumb runs at %.2f of the floor\n", fx, pf }'
 done
 ps=$(start_ms "$plumb" batch true)
 pv=$(start_ms "$plumb" --version)

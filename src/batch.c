@@ -1050,7 +1050,8 @@ static off_t spooled(int fd, off_t base)
 	return end > base ? end - base : 0;
 }
 
-/* Gives a pair of files back for another job, emptied if `used`. */
+/* Gives a pair of files back for another job, moved past this job's bytes
+ * if `used`. */
 static void give_files(struct state *s, struct outfiles *f, bool used)
 {
 	if (used && !reset_files(f)) {

@@ -13,10 +13,11 @@
  * the FDE's CFA programs up to the address.  libdw and libunwind can do
  * this too, but they allocate through malloc, which a hook must not.
  *
- * Rules that need a DWARF expression (PLT stubs, signal trampolines) or
- * keep the CFA in another register come back as MT_RULE_BAD: the walk
- * stops there, which is always safe.  Every read stays inside the module's
- * mapping as _dl_find_object reports it.
+ * Rules that need a DWARF expression (PLT stubs) or keep the CFA in
+ * another register come back as MT_RULE_BAD: the walk stops there, which
+ * is always safe.  A signal trampoline (a CIE with the 'S' augmentation)
+ * comes back as MT_RULE_SIGNAL: unwind.c reads the ucontext itself.  Every
+ * read stays inside the module's mapping as _dl_find_object reports it.
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -127,7 +128,9 @@ static uintptr_t encoded(struct cur *c, uint8_t enc, uintptr_t dbase)
 	if (enc == 0xff) /* omit */
 		return 0;
 	switch (enc & 0x0f) {
-	case 0x00:
+	case 0x00: /* absptr */
+	case 0x04: /* udata8 */
+	case 0x0c: /* sdata8 */
 		v = (uintptr_t)fixed(c, 8);
 		break;
 	case 0x01:
@@ -139,9 +142,6 @@ static uintptr_t encoded(struct cur *c, uint8_t enc, uintptr_t dbase)
 	case 0x03:
 		v = (uintptr_t)fixed(c, 4);
 		break;
-	case 0x04:
-		v = (uintptr_t)fixed(c, 8);
-		break;
 	case 0x09:
 		v = (uintptr_t)sleb(c);
 		break;
@@ -150,9 +150,6 @@ static uintptr_t encoded(struct cur *c, uint8_t enc, uintptr_t dbase)
 		break;
 	case 0x0b:
 		v = (uintptr_t)(int64_t)(int32_t)fixed(c, 4);
-		break;
-	case 0x0c:
-		v = (uintptr_t)fixed(c, 8);
 		break;
 	default:
 		c->bad = true;
@@ -280,7 +277,7 @@ static inline void restore_reg(struct state *s, const struct state *init, uint64
  * Returns false on an instruction it cannot follow.
  */
 static bool run(struct cur *c, const uint8_t *end, const struct cie *cie, uintptr_t loc,
-                uintptr_t target, struct state *s, const struct state *init, uintptr_t dbase)
+                uintptr_t target, struct state *s, const struct state *init)
 {
 	struct state stack[8];
 	unsigned depth = 0;
@@ -306,7 +303,7 @@ static bool run(struct cur *c, const uint8_t *end, const struct cie *cie, uintpt
 		case 0x00: /* nop */
 			continue;
 		case 0x01: /* set_loc */
-			loc = encoded(c, cie->fde_enc, dbase);
+			loc = encoded(c, cie->fde_enc, 0);
 			if (loc > target)
 				return true;
 			continue;
@@ -515,10 +512,10 @@ uint64_t mt_cfi_rule(uintptr_t pc)
 	memset(&s, 0, sizeof(s));
 	s.cfa_reg = REG_RSP;
 	cc.p = cie.insns;
-	if (!run(&cc, cie.end, &cie, 0, UINTPTR_MAX, &s, &s, 0))
+	if (!run(&cc, cie.end, &cie, 0, UINTPTR_MAX, &s, &s))
 		return mt_rule_make(0, 0, 0, MT_RULE_BAD);
 	init = s;
-	if (!run(&c, fde_end, &cie, begin, a, &s, &init, 0))
+	if (!run(&c, fde_end, &cie, begin, a, &s, &init))
 		return mt_rule_make(0, 0, 0, MT_RULE_BAD);
 	return to_rule(&s);
 }

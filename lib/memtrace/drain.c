@@ -30,9 +30,9 @@
  * version: a counter saved at this version holds its value at the peak,
  * any other counter has not moved since, so its current value is the one.
  *
- * Churn.  A block allocated and freed by the same thread with nothing from
- * other threads in between (the common case by far) cannot change the heap
- * at the peak unless it raises the peak; such pairs only bump the totals.
+ * Churn.  A block allocated and freed by the same thread's very next event
+ * (the common case by far) cannot change the heap at the peak unless it
+ * raises the peak; such pairs only bump the totals.
  */
 #include <string.h>
 
@@ -88,7 +88,7 @@ static struct {
 	struct mt_ring **act;
 	size_t act_cap;
 	uint64_t current, peak, peak_ts, peak_ver, max_since;
-	uint64_t allocs, frees, bytes, untraced, live_blocks, repaired;
+	uint64_t allocs, frees, bytes, untraced, live_blocks;
 	uint64_t now; /* the clock when this drain began: when solo events happened */
 } D = {.peak_ver = 1};
 
@@ -423,7 +423,6 @@ static bool repair(struct mt_ring *self, uintptr_t ptr, uint32_t domain, bool wa
 			}
 			x->stack = 0;
 			x->size = MT_EV_NOP;
-			D.repaired++;
 			return true;
 		}
 	}
@@ -737,11 +736,12 @@ bool mt_lookup(uintptr_t ptr, unsigned domain, uint64_t *size, uint32_t *stack)
 bool mt_apply_now(const struct mt_event *e)
 {
 	struct mt_event copy = *e;
-	static struct mt_ring none;
 
+	/* No ring: without repair, and an untrack is never a REFREE, neither
+	 * function touches it. */
 	if (copy.stack & MT_EV_ALLOC)
-		return apply_alloc(&none, &copy, false);
-	return apply_free(&none, &copy, false);
+		return apply_alloc(NULL, &copy, false);
+	return apply_free(NULL, &copy, false);
 }
 
 void mt_discard_locked(void)

@@ -223,14 +223,7 @@ void *memalign(size_t align, size_t size)
 
 /* In glibc 2.36 aligned_alloc is memalign (any alignment is rounded up to
  * a power of two). */
-void *aligned_alloc(size_t align, size_t size)
-{
-	void *p = __libc_memalign(align, size);
-
-	if (MT_UNLIKELY(mt_hot.state != MT_OFF) && p)
-		record_alloc(p, size, __builtin_frame_address(0));
-	return p;
-}
+void *aligned_alloc(size_t align, size_t size) __attribute__((alias("memalign")));
 
 int posix_memalign(void **out, size_t align, size_t size)
 {

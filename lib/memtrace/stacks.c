@@ -26,7 +26,7 @@
 #define CHUNK     (1u << 18)
 
 struct table {
-	size_t mask, used, bytes;
+	size_t mask, used;
 	uint64_t slots[];
 };
 
@@ -107,7 +107,6 @@ static struct table *room(void)
 	if (!n)
 		return NULL;
 	n->mask = nslots - 1;
-	n->bytes = bytes;
 	if (t)
 		for (size_t i = 0; i <= t->mask; i++)
 			if (t->slots[i])

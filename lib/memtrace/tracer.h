@@ -318,14 +318,6 @@ MT_HIDDEN void mt_stacks_child(void);
 /* mt_sample_refill - an allocation crossed the sampling point: draws the
  * next gap (the first one for a new thread) and says whether to record. */
 MT_HIDDEN bool mt_sample_refill(struct mt_thread *t);
-/* mt_sample_take - whether an allocation of @size bytes is recorded. */
-static inline bool mt_sample_take(struct mt_thread *t, size_t size)
-{
-	t->sample_left -= (int64_t)size;
-	if (MT_LIKELY(t->sample_left > 0))
-		return false;
-	return mt_sample_refill(t);
-}
 /* The set of sampled live blocks, so that frees of the others stay cheap. */
 #define MT_FILTER_BITS 12
 MT_HIDDEN extern uint8_t mt_sample_filter[1 << MT_FILTER_BITS];

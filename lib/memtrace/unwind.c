@@ -54,7 +54,7 @@ struct rslot {
 };
 
 struct rules {
-	size_t mask, used, bytes;
+	size_t mask, used;
 	struct rslot s[];
 };
 
@@ -71,10 +71,8 @@ static struct rules *rules_new(size_t nslots)
 	size_t bytes = sizeof(struct rules) + nslots * sizeof(struct rslot);
 	struct rules *t = mt_map(bytes);
 
-	if (t) {
+	if (t)
 		t->mask = nslots - 1;
-		t->bytes = bytes;
-	}
 	return t;
 }
 
@@ -496,10 +494,8 @@ static __attribute__((noinline)) uint32_t capture_slow(struct mt_thread *t, stru
 	uint32_t id;
 
 	frames[0] = ra0;
-	if (e) {
-		e->gen = 0;
-		e->nreads = 0;
-	}
+	e->gen = 0;
+	e->nreads = 0;
 	w.hi = stack_end(t, sp0);
 	if (!w.hi)
 		w.e = NULL; /* no stack known: frame 0 only, and do not cache that */
@@ -552,13 +548,10 @@ uint32_t mt_capture(struct mt_thread *t, struct mt_ring *r, void **frame)
 	uintptr_t ra0 = (uintptr_t)frame[1], bp0 = (uintptr_t)frame[0];
 	uintptr_t sp0 = (uintptr_t)(frame + 2);
 	unsigned gen = mt_hot.gen;
-	struct mt_sc_entry *e = NULL;
+	struct mt_sc_entry *e = &r->cache[sc_index(ra0, sp0)]; /* never NULL: ring_new */
 
-	if (MT_LIKELY(r->cache != NULL)) {
-		e = &r->cache[sc_index(ra0, sp0)];
-		if (e->ra0 == ra0 && e->sp0 == sp0 && e->gen == gen &&
-		    (!e->use_bp0 || e->bp0 == bp0) && same_words(e, sp0))
-			return e->stack;
-	}
+	if (e->ra0 == ra0 && e->sp0 == sp0 && e->gen == gen && (!e->use_bp0 || e->bp0 == bp0) &&
+	    same_words(e, sp0))
+		return e->stack;
 	return capture_slow(t, e, ra0, sp0, bp0, gen);
 }

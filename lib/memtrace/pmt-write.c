@@ -83,15 +83,19 @@ static void put_str(struct writer *w, const char *s, size_t n)
 	put_bytes(w, s, n);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+int pmt_write_all(int fd, const void *p, size_t n)
 {
+	const unsigned char *b = p;
+
 	while (n) {
-		ssize_t r = write(fd, p, n);
+		ssize_t r = write(fd, b, n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return -errno;
-		p += r;
+		if (r == 0)
+			return -EIO;
+		b += r;
 		n -= (size_t)r;
 	}
 	return 0;
@@ -111,7 +115,7 @@ static void compress(struct writer *w, bool end)
 			w->err = -EIO;
 			return;
 		}
-		int rc = write_all(w->fd, w->out, out.pos);
+		int rc = pmt_write_all(w->fd, w->out, out.pos);
 		if (rc < 0) {
 			w->err = rc;
 			return;
@@ -269,8 +273,8 @@ static int write_file(const plumb_memtrace_snapshot *s, const char *path)
 		w.err = -errno;
 		goto out;
 	}
-	static const unsigned char preamble[8] = {'P', 'M', 'T', 0x01, PMT_VERSION, 0, 0, 0};
-	w.err = write_all(w.fd, preamble, sizeof preamble);
+	static const unsigned char preamble[8] = PMT_PREAMBLE;
+	w.err = pmt_write_all(w.fd, preamble, sizeof preamble);
 	put_records(&w, s);
 	if (close(w.fd) < 0 && !w.err)
 		w.err = -errno;

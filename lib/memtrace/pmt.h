@@ -25,8 +25,17 @@
 #ifndef PLUMB_MEMTRACE_PMT_H
 #define PLUMB_MEMTRACE_PMT_H
 
+#include <stddef.h>
+
 #define PMT_MAGIC "PMT\x01"
 #define PMT_VERSION 1u
+/* The 8 bytes a file begins with: PMT_MAGIC, then PMT_VERSION as a
+ * little-endian u32. */
+#define PMT_PREAMBLE {'P', 'M', 'T', 0x01, PMT_VERSION, 0, 0, 0}
+
+/* pmt_write_all - writes all @n bytes at @p to @fd, retrying on EINTR: 0,
+ * or -errno.  It allocates nothing, so the tracer's writer uses it too. */
+__attribute__((visibility("hidden"))) int pmt_write_all(int fd, const void *p, size_t n);
 
 enum pmt_record {
 	/* u32 pid, u32 ppid, u32 frame_limit, u32 flags (PMT_F_*),

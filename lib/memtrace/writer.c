@@ -132,23 +132,6 @@ static void end(size_t at)
 		memcpy(W.rec.p + at + 4, &len, 4);
 }
 
-static bool write_all(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n) {
-		ssize_t k = write(W.fd, b, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return false;
-		b += k;
-		n -= (size_t)k;
-	}
-	return true;
-}
-
 /* Compresses what the records hold and writes it; @last ends the frame. */
 static void flush(bool last)
 {
@@ -161,7 +144,7 @@ static void flush(bool last)
 		ZSTD_outBuffer o = {W.out.p, W.out.cap, 0};
 
 		left = ZSTD_compressStream2(W.cctx, &o, &in, last ? ZSTD_e_end : ZSTD_e_flush);
-		if (ZSTD_isError(left) || !write_all(W.out.p, o.pos)) {
+		if (ZSTD_isError(left) || pmt_write_all(W.fd, W.out.p, o.pos) != 0) {
 			W.failed = true;
 			break;
 		}
@@ -486,7 +469,7 @@ static void output_path(char *buf, size_t size)
 static int open_file(void)
 {
 	char path[4096];
-	static const char preamble[8] = {'P', 'M', 'T', 1, PMT_VERSION, 0, 0, 0};
+	static const char preamble[8] = PMT_PREAMBLE;
 	ZSTD_customMem mem = {mt_arena_alloc, mt_arena_free, NULL};
 
 	output_path(path, sizeof(path));
@@ -495,7 +478,7 @@ static int open_file(void)
 		return -errno;
 	W.cctx = ZSTD_createCCtx_advanced(mem);
 	if (!W.cctx || !mt_buf_reserve(&W.out, ZSTD_CStreamOutSize()) ||
-	    !write_all(preamble, sizeof(preamble))) {
+	    pmt_write_all(W.fd, preamble, sizeof(preamble)) != 0) {
 		close(W.fd);
 		W.fd = -1;
 		return -ENOMEM;

@@ -94,8 +94,9 @@ typedef struct plumb_memtrace_frame {
 } plumb_memtrace_frame;
 
 /* A traceback: frames[0] is the most recent call (the one that called
- * malloc), as tracemalloc stores them.  total_nframe is how deep the stack
- * was before it was cut to the limit. */
+ * malloc), as tracemalloc stores them.  total_nframe is nframe, or
+ * nframe + 1 when the stack went deeper than the frame limit and was cut
+ * (how much deeper is not recorded). */
 typedef struct plumb_memtrace_traceback {
 	size_t nframe;
 	size_t total_nframe;
@@ -129,6 +130,8 @@ typedef struct plumb_memtrace_snapshot plumb_memtrace_snapshot;
  * stack and domain), or NULL with errno (EPERM when not tracing).  The
  * trace file, when one is being written, gets the snapshot too. */
 plumb_memtrace_snapshot *plumb_memtrace_take_snapshot(void);
+/* plumb_memtrace_snapshot_free - frees a snapshot from take_snapshot,
+ * snapshot_load or snapshot_filter_traces; NULL is ignored. */
 void plumb_memtrace_snapshot_free(plumb_memtrace_snapshot *s);
 
 /* plumb_memtrace_snapshot_traceback_limit - the frame limit it was taken with. */
@@ -196,6 +199,8 @@ plumb_memtrace_stats *plumb_memtrace_snapshot_statistics(const plumb_memtrace_sn
 plumb_memtrace_stats *plumb_memtrace_snapshot_compare_to(const plumb_memtrace_snapshot *s,
                                                          const plumb_memtrace_snapshot *old,
                                                          plumb_memtrace_key key, bool cumulative);
+/* plumb_memtrace_stats_free - frees what snapshot_statistics or
+ * snapshot_compare_to returned, its tracebacks with it; NULL is ignored. */
 void plumb_memtrace_stats_free(plumb_memtrace_stats *st);
 
 /*
@@ -223,7 +228,9 @@ typedef struct plumb_memtrace_filter {
 /* plumb_memtrace_snapshot_filter_traces - a new snapshot holding only the
  * blocks the filters let through, with tracemalloc's rules: a block is
  * kept when it matches at least one inclusive filter (or there is none)
- * and no exclusive filter. */
+ * and no exclusive filter.  Free it with plumb_memtrace_snapshot_free.
+ * NULL with errno: EINVAL when @s is NULL or @filters is NULL with @n > 0,
+ * ENOMEM. */
 plumb_memtrace_snapshot *plumb_memtrace_snapshot_filter_traces(const plumb_memtrace_snapshot *s,
                                                                const plumb_memtrace_filter *filters,
                                                                size_t n);

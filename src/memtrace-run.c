@@ -515,13 +515,8 @@ static void report(const char *abs, const char *shown, const struct run_opts *o,
 		        m->allocs, m->frees, mt_size((double)m->bytes_allocated).s,
 		        mt_size((double)m->tracer_memory).s);
 	} else {
-		uint64_t peak = 0, when = 0;
-		for (size_t i = 0; i < t->nsamples; i++) {
-			if (t->samples[i].peak > peak) {
-				peak = t->samples[i].peak;
-				when = t->samples[i].t_ns;
-			}
-		}
+		uint64_t peak, when;
+		mt_trace_peak(t, &peak, &when);
 		fprintf(stderr, "  the trace ends early (the program did not exit normally)\n");
 		fprintf(stderr, "  peak heap seen: %s (%" PRIu64 " bytes) by %.3f s\n",
 		        mt_size((double)peak).s, peak, when / 1e9);

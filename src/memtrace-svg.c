@@ -647,17 +647,9 @@ void mt_svg_plot(FILE *f, const struct pmt_trace *t, bool standalone)
 	struct point *v = plot_points(t, &n);
 
 	/* The peak: the summary's, exact; else the highest seen. */
-	double peak = 0, peak_t = 0;
-	if (t->has_summary) {
-		peak = (double)t->summary.peak;
-		peak_t = t->summary.peak_t_ns / 1e9;
-	} else {
-		for (size_t i = 0; i < t->nsamples; i++)
-			if ((double)t->samples[i].peak > peak) {
-				peak = (double)t->samples[i].peak;
-				peak_t = t->samples[i].t_ns / 1e9;
-			}
-	}
+	uint64_t peak_b, peak_ns;
+	mt_trace_peak(t, &peak_b, &peak_ns);
+	double peak = (double)peak_b, peak_t = peak_ns / 1e9;
 	double tend = 0, vtop = peak;
 	for (size_t i = 0; v && i < n; i++) {
 		tend = v[i].t > tend ? v[i].t : tend;

@@ -151,6 +151,22 @@ struct pmt_trace *mt_open(const char *path)
 	return t;
 }
 
+void mt_trace_peak(const struct pmt_trace *t, uint64_t *peak, uint64_t *t_ns)
+{
+	*peak = *t_ns = 0;
+	if (t->has_summary) {
+		*peak = t->summary.peak;
+		*t_ns = t->summary.peak_t_ns;
+		return;
+	}
+	for (size_t i = 0; i < t->nsamples; i++) {
+		if (t->samples[i].peak > *peak) {
+			*peak = t->samples[i].peak;
+			*t_ns = t->samples[i].t_ns;
+		}
+	}
+}
+
 const char *mt_kind_name(int kind)
 {
 	switch (kind) {
@@ -225,6 +241,23 @@ plumb_memtrace_snapshot *mt_snapshot(const struct pmt_trace *t, long k, const ch
 	if (!s)
 		warnx_("%s: cannot build snapshot %ld: %s", path, k, strerror(errno));
 	return s;
+}
+
+/* The snapshot @p names, or @dflt when none was named: -1 with *k set,
+ * else the exit status after a message (2 for a snapshot the file does not
+ * hold, 1 when it holds none). */
+static int pick_snapshot(const struct mt_pick *p, long dflt, const struct pmt_trace *t,
+                         const char *path, long *k)
+{
+	if (p->arg) {
+		*k = mt_pick_resolve(p, t, path);
+		return *k >= 0 ? -1 : t->nsnapshots ? MT_EXIT_USAGE : MT_EXIT_FAIL;
+	}
+	*k = dflt;
+	if (*k >= 0)
+		return -1;
+	warnx_("%s holds no snapshot (the program ended before its first one)", path);
+	return MT_EXIT_FAIL;
 }
 
 /* ---- Text helpers ---- */
@@ -382,7 +415,6 @@ void mt_out_abort(struct mt_out *o)
 struct aopts {
 	const char *sub;
 	plumb_memtrace_key key;
-	const char *by;
 	bool cumulative, json, list;
 	size_t top;
 	struct mt_pick snap, from, to;
@@ -479,7 +511,6 @@ static int parse(int argc, char **argv, struct aopts *o, const char *allowed, si
 			fputs(help, stdout);
 			return 0;
 		case 'b':
-			o->by = optarg;
 			if (plumb_memtrace_key_parse(optarg, &o->key) < 0)
 				return mt_usage_error(
 				        o->sub, "unknown --by '%s' (filename, lineno, traceback)",
@@ -615,15 +646,19 @@ static const char *key_name(plumb_memtrace_key key)
 /* Prints a traceback as tracemalloc's format(), most recent call first. */
 static void print_traceback(FILE *f, const plumb_memtrace_traceback *tb)
 {
-	size_t n = plumb_memtrace_traceback_format(tb, 0, true, NULL, 0);
-	char *buf = malloc(n + 1);
-	if (!buf)
-		return;
-	plumb_memtrace_traceback_format(tb, 0, true, buf, n + 1);
+	/* One pass when the text fits: each pass reads the source files. */
+	char small[8192], *buf = small;
+	size_t n = plumb_memtrace_traceback_format(tb, 0, true, small, sizeof small);
+	if (n >= sizeof small) {
+		if (!(buf = malloc(n + 1)))
+			return;
+		plumb_memtrace_traceback_format(tb, 0, true, buf, n + 1);
+	}
 	fputs(buf, f);
 	if (n && buf[n - 1] != '\n')
 		fputc('\n', f);
-	free(buf);
+	if (buf != small)
+		free(buf);
 }
 
 /* Prints one statistic (@st) or difference (@d) in tracemalloc's format on
@@ -789,14 +824,10 @@ int mt_cmd_report(int argc, char **argv)
 		rc = list_snapshots(&o, t, path);
 		goto out;
 	}
-	long k = o.snap.arg ? mt_pick_resolve(&o.snap, t, path) : mt_default_snapshot(t);
-	if (k < 0) {
-		if (!o.snap.arg)
-			warnx_("%s holds no snapshot (the program ended before its first one)",
-			       path);
-		rc = o.snap.arg && t->nsnapshots ? MT_EXIT_USAGE : MT_EXIT_FAIL;
+	long k;
+	if ((rc = pick_snapshot(&o.snap, mt_default_snapshot(t), t, path, &k)) >= 0)
 		goto out;
-	}
+	rc = MT_EXIT_FAIL;
 	if (!(s = mt_snapshot(t, k, path)) || !(fs = filtered(&o, s, &owned)))
 		goto out;
 	st = plumb_memtrace_snapshot_statistics(fs, o.key, o.cumulative);
@@ -841,20 +872,10 @@ static void side_free(struct side *d)
 /* Builds a side; returns -1 on success, else the exit status. */
 static int side_load(const struct aopts *o, struct side *d, const struct mt_pick *p, long dflt)
 {
-	const struct pmt_trace *t = d->t;
-	if (p->arg) {
-		d->k = mt_pick_resolve(p, t, d->path);
-		if (d->k < 0)
-			return t->nsnapshots ? MT_EXIT_USAGE : MT_EXIT_FAIL;
-	} else {
-		d->k = dflt;
-		if (d->k < 0) {
-			warnx_("%s holds no snapshot (the program ended before its first one)",
-			       d->path);
-			return MT_EXIT_FAIL;
-		}
-	}
-	if (!(d->s = mt_snapshot(t, d->k, d->path)) || !(d->fs = filtered(o, d->s, &d->owned)))
+	int rc = pick_snapshot(p, dflt, d->t, d->path, &d->k);
+	if (rc >= 0)
+		return rc;
+	if (!(d->s = mt_snapshot(d->t, d->k, d->path)) || !(d->fs = filtered(o, d->s, &d->owned)))
 		return MT_EXIT_FAIL;
 	plumb_memtrace_snapshot_size(d->fs, &d->size, &d->count);
 	return -1;
@@ -1071,21 +1092,11 @@ static int picture(int argc, char **argv, enum picture what)
 	if (!t)
 		goto out;
 	note_truncated(t, path);
-	long k = -1;
-	if (o.snap.arg) {
-		k = mt_pick_resolve(&o.snap, t, path);
-		if (k < 0) {
-			rc = t->nsnapshots ? MT_EXIT_USAGE : MT_EXIT_FAIL;
-			goto out;
-		}
-	} else if (what != PLOT) {
-		k = mt_default_snapshot(t);
-		if (k < 0 && what == FLAMEGRAPH) {
-			warnx_("%s holds no snapshot (the program ended before its first one)",
-			       path);
-			goto out;
-		}
-	}
+	long k = what == PLOT ? -1 : mt_default_snapshot(t);
+	if ((o.snap.arg || what == FLAMEGRAPH) &&
+	    (rc = pick_snapshot(&o.snap, k, t, path, &k)) >= 0)
+		goto out;
+	rc = MT_EXIT_FAIL;
 	if (what == FLAMEGRAPH && !(s = mt_snapshot(t, k, path)))
 		goto out;
 	if (!mt_out_open(&out, o.output))

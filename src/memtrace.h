@@ -46,6 +46,10 @@ bool mt_parse_top(const char *s, size_t *out);
  * message and returns NULL. */
 struct pmt_trace *mt_open(const char *path);
 
+/* mt_trace_peak - the traced heap's peak and when (ns): the summary's, or
+ * for a trace that ends early the highest its samples saw. */
+void mt_trace_peak(const struct pmt_trace *t, uint64_t *peak, uint64_t *t_ns);
+
 /* The name of a PMT_SNAP_* kind: "exit", "interval", "signal", "api",
  * "peak" ("?" for others). */
 const char *mt_kind_name(int kind);

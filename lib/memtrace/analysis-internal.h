@@ -76,6 +76,14 @@ static inline uint64_t mt_hash_mix(uint64_t h)
  * @need, doubling from @first; 0, or -ENOMEM with the array left as it was. */
 int mt_grow(void **array, size_t *cap, size_t need, size_t elem, size_t first);
 
+/* An index: a power-of-two table of uint32_t slots, open addressing, each
+ * an element's index + 1 (0: empty).  mt_index_put files element @i under
+ * @hash; mt_index_grow rebuilds the table at twice the size (256 at first)
+ * from the hashes of elements 0..count; 0 or -ENOMEM, the table unchanged. */
+void mt_index_put(uint32_t *index, size_t size, uint64_t hash, size_t i);
+int mt_index_grow(uint32_t **index, size_t *size, size_t count,
+                  uint64_t (*hash_of)(const void *ctx, size_t i), const void *ctx);
+
 /* ---- Symbols (symbols.c) ---- */
 
 /* A symbol table: the modules of one process, a libdw session per module

@@ -828,15 +828,15 @@ static plumb_memtrace_snapshot *build(const struct pmt_trace *t, size_t k)
 	if (!s || !map)
 		goto fail;
 	mt_snapshot_set_time(s, si->t_ns, si->current, si->peak);
-	s->origin = (struct mt_origin){.set = true,
-	                               .pid = t->pid,
-	                               .ppid = t->ppid,
-	                               .flags = t->flags,
-	                               .start_realtime_ns = t->start_realtime_ns,
-	                               .sample_bytes = t->sample_bytes};
-	s->origin.exe = t->exe ? strdup(t->exe) : NULL;
-	s->origin.cmdline = t->cmdline ? strdup(t->cmdline) : NULL;
-	if ((t->exe && !s->origin.exe) || (t->cmdline && !s->origin.cmdline))
+	const struct mt_origin origin = {.set = true,
+	                                 .pid = t->pid,
+	                                 .ppid = t->ppid,
+	                                 .flags = t->flags,
+	                                 .start_realtime_ns = t->start_realtime_ns,
+	                                 .sample_bytes = t->sample_bytes,
+	                                 .exe = t->exe,
+	                                 .cmdline = t->cmdline};
+	if (mt_origin_copy(&s->origin, &origin) < 0)
 		goto fail;
 	const struct pentry *e = pv->entries + pv->snap_first[k];
 	for (size_t i = 0; i < si->nentries; i++, e++) {

@@ -61,30 +61,32 @@ static bool stack_equal(const plumb_memtrace_snapshot *s, const struct mt_stack 
 	       memcmp(s->frames + st->off, frames, n * sizeof *frames) == 0;
 }
 
-/* Rebuilds an index (open addressing, index + 1 per slot) at twice the size. */
-static int grow_index(uint32_t **index, size_t *size, size_t count,
-                      uint64_t (*hash_of)(const plumb_memtrace_snapshot *, size_t),
-                      const plumb_memtrace_snapshot *s)
+void mt_index_put(uint32_t *index, size_t size, uint64_t hash, size_t i)
+{
+	size_t j = hash & (size - 1);
+	while (index[j])
+		j = (j + 1) & (size - 1);
+	index[j] = (uint32_t)(i + 1);
+}
+
+int mt_index_grow(uint32_t **index, size_t *size, size_t count,
+                  uint64_t (*hash_of)(const void *ctx, size_t i), const void *ctx)
 {
 	size_t n = *size ? *size * 2 : 256;
 	uint32_t *idx = calloc(n, sizeof *idx);
 	if (!idx)
 		return -ENOMEM;
-	for (size_t i = 0; i < count; i++) {
-		size_t j = hash_of(s, i) & (n - 1);
-		while (idx[j])
-			j = (j + 1) & (n - 1);
-		idx[j] = (uint32_t)(i + 1);
-	}
+	for (size_t i = 0; i < count; i++)
+		mt_index_put(idx, n, hash_of(ctx, i), i);
 	free(*index);
 	*index = idx;
 	*size = n;
 	return 0;
 }
 
-static uint64_t stack_hash_at(const plumb_memtrace_snapshot *s, size_t i)
+static uint64_t stack_hash_at(const void *ctx, size_t i)
 {
-	return s->stacks[i].hash;
+	return ((const plumb_memtrace_snapshot *)ctx)->stacks[i].hash;
 }
 
 static uint64_t group_hash(uint32_t stack, unsigned domain)
@@ -92,8 +94,9 @@ static uint64_t group_hash(uint32_t stack, unsigned domain)
 	return mt_hash_mix(((uint64_t)stack << 32 | domain) + 0x9e3779b97f4a7c15ULL);
 }
 
-static uint64_t group_hash_at(const plumb_memtrace_snapshot *s, size_t i)
+static uint64_t group_hash_at(const void *ctx, size_t i)
 {
+	const plumb_memtrace_snapshot *s = ctx;
 	return group_hash(s->groups[i].stack, s->groups[i].domain);
 }
 
@@ -133,7 +136,7 @@ long mt_snapshot_stack(plumb_memtrace_snapshot *s, const uintptr_t *frames, size
 		}
 	}
 	if ((s->nstacks + 1) * 2 > s->stack_index_size &&
-	    grow_index(&s->stack_index, &s->stack_index_size, s->nstacks, stack_hash_at, s) < 0)
+	    mt_index_grow(&s->stack_index, &s->stack_index_size, s->nstacks, stack_hash_at, s) < 0)
 		return -ENOMEM;
 	if (reserve((void **)&s->frames, &s->frames_cap, s->nframes + nframe, sizeof *s->frames) <
 	            0 ||
@@ -144,10 +147,7 @@ long mt_snapshot_stack(plumb_memtrace_snapshot *s, const uintptr_t *frames, size
 	s->stacks[s->nstacks] = (struct mt_stack){
 	        .off = s->nframes, .nframe = (uint32_t)nframe, .truncated = truncated, .hash = h};
 	s->nframes += nframe;
-	size_t j = h & (s->stack_index_size - 1);
-	while (s->stack_index[j])
-		j = (j + 1) & (s->stack_index_size - 1);
-	s->stack_index[j] = (uint32_t)(s->nstacks + 1);
+	mt_index_put(s->stack_index, s->stack_index_size, h, s->nstacks);
 	return (long)s->nstacks++;
 }
 
@@ -171,15 +171,12 @@ int mt_snapshot_add_group(plumb_memtrace_snapshot *s, uint32_t stack, unsigned d
 	if (s->ngroups >= UINT32_MAX - 1)
 		return -EINVAL;
 	if ((s->ngroups + 1) * 2 > s->group_index_size &&
-	    grow_index(&s->group_index, &s->group_index_size, s->ngroups, group_hash_at, s) < 0)
+	    mt_index_grow(&s->group_index, &s->group_index_size, s->ngroups, group_hash_at, s) < 0)
 		return -ENOMEM;
 	if (reserve((void **)&s->groups, &s->groups_cap, s->ngroups + 1, sizeof *s->groups) < 0)
 		return -ENOMEM;
 	s->groups[s->ngroups] = (struct mt_group){stack, domain, count, size};
-	size_t j = h & (s->group_index_size - 1);
-	while (s->group_index[j])
-		j = (j + 1) & (s->group_index_size - 1);
-	s->group_index[j] = (uint32_t)(s->ngroups + 1);
+	mt_index_put(s->group_index, s->group_index_size, h, s->ngroups);
 	s->ngroups++;
 	s->total_count += count;
 	s->total_size += size;

@@ -30,8 +30,8 @@ struct key {
 	const plumb_memtrace_frame *frame;  /* KEY_FRAME, KEY_FILE */
 	uint64_t hash;
 	uint64_t size, count;
-	size_t stamp; /* the last group counted (cumulative) */
-	bool matched; /* compare_to: found in the other snapshot */
+	size_t stamp;      /* the last group counted (cumulative) */
+	struct key *other; /* compare_to: the same key in the other snapshot */
 };
 
 struct grouping {
@@ -94,22 +94,9 @@ static struct key *find_key(const struct grouping *g, uint64_t h,
 	return NULL;
 }
 
-static int grow(struct grouping *g)
+static uint64_t key_hash_at(const void *ctx, size_t i)
 {
-	size_t n = g->index_size ? g->index_size * 2 : 256;
-	uint32_t *idx = calloc(n, sizeof *idx);
-	if (!idx)
-		return -ENOMEM;
-	for (size_t i = 0; i < g->n; i++) {
-		size_t j = g->keys[i].hash & (n - 1);
-		while (idx[j])
-			j = (j + 1) & (n - 1);
-		idx[j] = (uint32_t)(i + 1);
-	}
-	free(g->index);
-	g->index = idx;
-	g->index_size = n;
-	return 0;
+	return ((const struct grouping *)ctx)->keys[i].hash;
 }
 
 /* The key for (tb, f), added when new. */
@@ -122,22 +109,14 @@ static struct key *get_key(struct grouping *g, const plumb_memtrace_traceback *t
 		return k;
 	if (g->n >= UINT32_MAX - 1)
 		return NULL;
-	if ((g->n + 1) * 2 > g->index_size && grow(g) < 0)
+	if ((g->n + 1) * 2 > g->index_size &&
+	    mt_index_grow(&g->index, &g->index_size, g->n, key_hash_at, g) < 0)
 		return NULL;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 64;
-		struct key *keys = realloc(g->keys, cap * sizeof *keys);
-		if (!keys)
-			return NULL;
-		g->keys = keys;
-		g->cap = cap;
-	}
+	if (mt_grow((void **)&g->keys, &g->cap, g->n + 1, sizeof *g->keys, 64) < 0)
+		return NULL;
 	k = &g->keys[g->n];
 	*k = (struct key){.tb = tb, .frame = f, .hash = h};
-	size_t j = h & (g->index_size - 1);
-	while (g->index[j])
-		j = (j + 1) & (g->index_size - 1);
-	g->index[j] = (uint32_t)++g->n;
+	mt_index_put(g->index, g->index_size, h, g->n++);
 	return k;
 }
 
@@ -382,12 +361,14 @@ plumb_memtrace_stats *plumb_memtrace_snapshot_compare_to(const plumb_memtrace_sn
 	for (size_t i = 0; i < gn.n; i++) {
 		struct key *k = &gn.keys[i];
 		struct key *o = find_key(&go, k->hash, k->tb, k->frame);
-		if (o)
-			o->matched = true;
+		if (o) {
+			k->other = o;
+			o->other = k;
+		}
 		nframes += key_nframes(gn.kind, k);
 	}
 	for (size_t i = 0; i < go.n; i++) {
-		if (!go.keys[i].matched) {
+		if (!go.keys[i].other) {
 			n++;
 			nframes += key_nframes(go.kind, &go.keys[i]);
 		}
@@ -398,7 +379,7 @@ plumb_memtrace_stats *plumb_memtrace_snapshot_compare_to(const plumb_memtrace_sn
 	size_t used = 0, d = 0;
 	for (size_t i = 0; i < gn.n; i++) {
 		const struct key *k = &gn.keys[i];
-		const struct key *o = find_key(&go, k->hash, k->tb, k->frame);
+		const struct key *o = k->other;
 		uint64_t osize = o ? o->size : 0, ocount = o ? o->count : 0;
 		st->diffs[d] = (plumb_memtrace_statdiff){
 		        .traceback = key_traceback(st, d, gn.kind, k, &used),
@@ -411,7 +392,7 @@ plumb_memtrace_stats *plumb_memtrace_snapshot_compare_to(const plumb_memtrace_sn
 	}
 	for (size_t i = 0; i < go.n; i++) {
 		const struct key *o = &go.keys[i];
-		if (o->matched)
+		if (o->other)
 			continue;
 		st->diffs[d] = (plumb_memtrace_statdiff){
 		        .traceback = key_traceback(st, d, go.kind, o, &used),

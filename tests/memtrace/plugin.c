@@ -1,7 +1,8 @@
 /*
  * plugin.c - a shared object that dlopen.c loads at run time: it leaks a
  * block when it is loaded (its constructor, PLUGIN_INIT) and one each time
- * plugin_alloc() is called (PLUGIN_ALLOC).  Sizes are given by dlopen.c.
+ * plugin_alloc() is called (PLUGIN_ALLOC): 4321 bytes, then the size
+ * dlopen.c asks for.
  */
 #include <stddef.h>
 #include <stdlib.h>

@@ -21,6 +21,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "mt-test.h"
+
 enum {
 	NTHREADS = 4,
 	CHURN = 20000,
@@ -31,11 +33,6 @@ enum {
 
 static void *blocks[NTHREADS][NBLOCKS];
 static pthread_barrier_t phase;
-
-static void use(void *p)
-{
-	__asm__ volatile("" : : "r"(p) : "memory");
-}
 
 static void *worker(void *arg)
 {

@@ -105,4 +105,13 @@ static void json_field(const char *json, const char *name, char *out, size_t len
 	out[end - p] = '\0';
 }
 
+/* The field name of json is want (a macro: a failure names the test's
+ * line). */
+#define assert_json_field(json, name, want)                                                        \
+	do {                                                                                       \
+		char field_[256];                                                                  \
+		json_field((json), (name), field_, sizeof field_);                                 \
+		assert_string_equal(field_, (want));                                               \
+	} while (0)
+
 #endif

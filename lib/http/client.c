@@ -1122,10 +1122,8 @@ static int send_stream(struct xfer *x)
 			x->rs->reader_err = (int)n;
 			return fail(x, HTTP_FAIL_READER, 0, "%s", plumb_strerror((int)n));
 		}
-		if (n == 0) {
-			x->rs->reader_done = true;
+		if (n == 0)
 			return send_all(x, "0\r\n\r\n", 5);
-		}
 		count_sent(x, (size_t)n);
 		len = snprintf(size, sizeof size, "%zx\r\n", (size_t)n);
 		memcpy(data - len, size, (size_t)len);
@@ -1561,6 +1559,56 @@ void http_response_release(struct http_response *rs)
 	free(rs->body);
 	rs->body = NULL;
 	rs->body_len = 0;
+}
+
+int http_fail_errno(const struct http_response *rs)
+{
+	int os = rs->os_err > 0 ? -rs->os_err : 0;
+
+	switch (rs->fail) {
+	case HTTP_FAIL_READER:
+		return rs->reader_err < 0 ? rs->reader_err : -EIO;
+	case HTTP_FAIL_STOPPED:
+		return -ECANCELED;
+	case HTTP_FAIL_STALL:
+	case HTTP_FAIL_CONNECT_TIME:
+		return -ETIMEDOUT;
+	case HTTP_FAIL_RESOLVE:
+		return -EHOSTUNREACH;
+	case HTTP_FAIL_CONNECT:
+		return os ? os : -ECONNREFUSED;
+	case HTTP_FAIL_SEND:
+		return os ? os : -EPIPE;
+	case HTTP_FAIL_RECV:
+		return os ? os : -ECONNRESET;
+	case HTTP_FAIL_NOMEM:
+		return -ENOMEM;
+	case HTTP_FAIL_TLS:
+	case HTTP_FAIL_PROTOCOL:
+		return -EPROTO;
+	case HTTP_FAIL_PROXY:
+		if (rs->proxy_status == 407)
+			return -EACCES;
+		return rs->proxy_status ? -ECONNREFUSED : os ? os : -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+bool http_fail_may_pass(const struct http_response *rs)
+{
+	switch (rs->fail) {
+	case HTTP_FAIL_RESOLVE:
+	case HTTP_FAIL_CONNECT:
+	case HTTP_FAIL_CONNECT_TIME:
+	case HTTP_FAIL_SEND:
+	case HTTP_FAIL_RECV:
+		return true;
+	case HTTP_FAIL_PROXY: /* unreachable, or a 5xx to the CONNECT; not a refusal */
+		return rs->os_err != 0 || rs->proxy_status >= 500;
+	default:
+		return false;
+	}
 }
 
 struct http_conn *http_conn_new(void)

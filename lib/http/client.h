@@ -172,7 +172,6 @@ struct http_response {
 	enum http_fail fail;
 	int os_err;       /* the errno behind SEND, RECV and CONNECT, else 0 */
 	int reader_err;   /* the reader's error for READER */
-	bool reader_done; /* the reader reached its end */
 	bool early_reply; /* the server answered before the body was all sent */
 	char detail[256]; /* a sentence on the failure: the TLS verify result... */
 	int proxy_status; /* the proxy's status when it refused a CONNECT, else 0 */
@@ -187,9 +186,8 @@ struct http_response {
  * something or that it closed while idle is not reused.  Returns 0 when a
  * reply came (any status, and even when sending the body failed but the
  * server had answered), or -1 with rs->fail saying why not.  A kept-alive
- * connection found closed before any byte of the reply came is replaced by a
- * fresh one, once, when the body can be sent again (it is in memory, or the
- * reader has given nothing yet).
+ * connection found closed before any byte of the reply came, and before
+ * rs->sent counted any body byte, is replaced by a fresh one, once.
  *
  * Proxies (proxy.c says which, from the environment): an http:// URL is
  * requested from the proxy with its absolute form on the request line
@@ -202,6 +200,18 @@ struct http_response {
 int http_exchange(struct http_conn *c, const struct http_request *rq, struct http_response *rs);
 
 void http_response_release(struct http_response *rs);
+
+/* The negative errno a failed exchange amounts to: -EHOSTUNREACH, the OS
+ * error behind CONNECT, SEND and RECV, -ETIMEDOUT, -EPROTO, and for the
+ * proxy -EACCES (it wants credentials), -ECONNREFUSED (it refused the
+ * CONNECT), its OS error (unreachable) or -EINVAL (its variable is
+ * unusable). */
+int http_fail_errno(const struct http_response *rs);
+
+/* Whether the failure may pass if the request is made again: the name did
+ * not resolve, the connection could not be made or was lost, the proxy was
+ * unreachable or answered the CONNECT with a 5xx. */
+bool http_fail_may_pass(const struct http_response *rs);
 
 /* The monotonic clock in nanoseconds. */
 int64_t http_now_ns(void);

@@ -2,16 +2,19 @@
  * send.c - plumb_http_send: one streamed request, retried only while that is
  * still safe, and a message a person can act on when it fails.
  *
- * The transfer itself is transfer.c's.  This file checks the options, builds
- * the header list, runs attempts, and turns what an attempt reports into the
- * return code and res->message.  The rule for retrying is the whole point of
- * the shape: once the reader has given a single byte, that byte lives only in
- * the connection's send buffer, so an attempt that fails after it cannot be
- * repeated.  An attempt that failed before (the connection was refused, or
- * the server answered 5xx to a request whose body was still empty) is
- * repeated after an exponential backoff with full jitter.  A reader that already reached its
- * end before the failure is read again, and gives its end again (io.h's
- * contract), so an empty body can be retried too.
+ * The transfer itself is client.c's (http_exchange: the body read from the
+ * reader one chunk at a time, the cancel flag polled every 100 ms, the stall
+ * clock not counting the time spent waiting for the reader).  This file
+ * checks the options, builds the request, runs attempts, and turns what an
+ * attempt reports into the return code and res->message.  The rule for
+ * retrying is the whole point of the shape: once the reader has given a
+ * single byte, that byte lives only in the connection's send buffer, so an
+ * attempt that fails after it cannot be repeated.  An attempt that failed
+ * before (the connection was refused, or the server answered 5xx to a
+ * request whose body was still empty) is repeated after an exponential
+ * backoff with full jitter.  A reader that already reached its end before
+ * the failure is read again, and gives its end again (io.h's contract), so
+ * an empty body can be retried too.
  *
  * URLs in messages are shown without their query, which may hold secrets
  * (signed URLs); URLs with user info are refused (lib/http/url.c).  The
@@ -31,7 +34,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "http-internal.h"
+#include <plumb/http.h>
+
+#include "client.h"
 
 #define DEFAULT_CONNECT_MS HTTP_CONNECT_DEFAULT_MS
 #define DEFAULT_STALL_MS   HTTP_STALL_DEFAULT_MS
@@ -65,6 +70,16 @@ static void say(plumb_http_result *res, const char *fmt, ...)
 	vsnprintf(res->message, sizeof res->message, fmt, ap);
 	va_end(ap);
 }
+
+/* One request's attempts: what they share, and how the last one went. */
+struct attempt {
+	const plumb_http_options *o;
+	plumb_http_result *res;
+	const struct http_url *url;
+	struct http_conn *conn;  /* kept from attempt to attempt */
+	struct http_request rq;  /* the same for every attempt */
+	struct http_response rs; /* the last attempt's: fail, os_err, status_line... */
+};
 
 /* ---- Checking the options ---- */
 
@@ -146,21 +161,21 @@ static int check_options(const plumb_http_options *o, plumb_http_result *res)
 
 /* Content-Type (unless the caller's headers have one), then the caller's
  * headers; the client adds Host and User-Agent (unless among them) and
- * Transfer-Encoding.  The
- * lines point into ct and o. */
-static int build_headers(const plumb_http_options *o, char *ct, size_t ctlen, struct attempt *a)
+ * Transfer-Encoding.  The lines point into ct and o. */
+static const char **build_headers(const plumb_http_options *o, char *ct, size_t ctlen, size_t *n)
 {
-	a->headers = calloc(o->nheaders + 1, sizeof *a->headers);
-	if (!a->headers)
-		return -ENOMEM;
-	a->nheaders = 0;
+	const char **h = calloc(o->nheaders + 1, sizeof *h);
+
+	*n = 0;
+	if (!h)
+		return NULL;
 	if (o->content_type && !has_header(o, "Content-Type")) {
 		snprintf(ct, ctlen, "Content-Type: %s", o->content_type);
-		a->headers[a->nheaders++] = ct;
+		h[(*n)++] = ct;
 	}
 	for (size_t i = 0; i < o->nheaders; i++)
-		a->headers[a->nheaders++] = o->headers[i];
-	return 0;
+		h[(*n)++] = o->headers[i];
+	return h;
 }
 
 /* ---- Messages ---- */
@@ -234,74 +249,61 @@ static int server_error(const struct attempt *a, const char *req)
 	return PLUMB_ESERVER;
 }
 
-static int os_error(const struct attempt *a, int fallback)
-{
-	return a->rs.os_err > 0 ? -a->rs.os_err : fallback;
-}
-
 /* The error for a transfer that did not finish, and its message. */
 static int transfer_error(const struct attempt *a, const char *req)
 {
 	const plumb_http_options *o = a->o;
 	plumb_http_result *res = a->res;
 	const char *peer = a->url->peer, *detail = a->rs.detail;
-	int err;
+	int err = http_fail_errno(&a->rs);
+	unsigned long long sent = res->sent;
 
 	switch (a->rs.fail) {
 	case HTTP_FAIL_READER:
 		say(res,
 		    "%s: reading the body failed after %llu bytes: %s; the request was cut short",
-		    req, (unsigned long long)res->sent, plumb_strerror(a->rs.reader_err));
-		return a->rs.reader_err;
+		    req, sent, plumb_strerror(err));
+		break;
 	case HTTP_FAIL_STOPPED:
-		say(res, "%s: cancelled after %llu bytes of the body", req,
-		    (unsigned long long)res->sent);
-		return -ECANCELED;
+		say(res, "%s: cancelled after %llu bytes of the body", req, sent);
+		break;
 	case HTTP_FAIL_STALL:
 		say(res,
 		    "%s: %s took no data and sent nothing for %ld ms (after %llu bytes of the "
 		    "body)",
-		    req, peer, o->stall_timeout_ms, (unsigned long long)res->sent);
-		return -ETIMEDOUT;
+		    req, peer, o->stall_timeout_ms, sent);
+		break;
 	case HTTP_FAIL_RESOLVE:
 		say(res, "%s: cannot resolve the host name of %s: %s", req, peer, detail);
-		return -EHOSTUNREACH;
+		break;
 	case HTTP_FAIL_CONNECT:
-		err = os_error(a, -ECONNREFUSED);
 		say(res, "%s: cannot connect to %s: %s", req, peer, plumb_strerror(err));
-		return err;
+		break;
 	case HTTP_FAIL_CONNECT_TIME:
 		say(res, "%s: %s did not answer within %ld ms", req, peer, o->connect_timeout_ms);
-		return -ETIMEDOUT;
+		break;
 	case HTTP_FAIL_SEND:
-		err = os_error(a, -EPIPE);
 		say(res, "%s: %s closed the connection after %llu bytes of the body: %s", req, peer,
-		    (unsigned long long)res->sent, plumb_strerror(err));
-		return err;
+		    sent, plumb_strerror(err));
+		break;
 	case HTTP_FAIL_RECV:
-		err = os_error(a, -ECONNRESET);
 		say(res, "%s: %s dropped the connection after %llu bytes of the body: %s", req,
-		    peer, (unsigned long long)res->sent, detail);
-		return err;
+		    peer, sent, detail);
+		break;
 	case HTTP_FAIL_NOMEM:
 		say(res, "%s: %s", req, detail[0] ? detail : "out of memory");
-		return -ENOMEM;
+		break;
 	case HTTP_FAIL_TLS:
 		say(res, "%s: TLS with %s failed: %s", req, peer, detail);
-		return -EPROTO;
+		break;
 	case HTTP_FAIL_PROTOCOL:
 		say(res, "%s: %s answered something that is not HTTP/1.x: %s", req, peer, detail);
-		return -EPROTO;
-	case HTTP_FAIL_PROXY:
+		break;
+	default: /* PROXY: detail is a sentence naming the proxy */
 		say(res, "%s: %s", req, detail);
-		/* refused for want of credentials; refused; unreachable; unusable */
-		if (a->rs.proxy_status == 407)
-			return -EACCES;
-		return a->rs.proxy_status ? -ECONNREFUSED : os_error(a, -EINVAL);
-	default:
-		say(res, "%s: %s", req, detail);
-		return -EIO;
+		break;
 	}
+	return err;
 }
 
 /* ---- Attempts ---- */
@@ -311,36 +313,35 @@ static bool transient(const struct attempt *a, int rc)
 {
 	if (rc == PLUMB_ESERVER)
 		return a->res->status == 408 || a->res->status == 429 || a->res->status >= 500;
-	switch (a->rs.fail) {
-	case HTTP_FAIL_RESOLVE:
-	case HTTP_FAIL_CONNECT:
-	case HTTP_FAIL_CONNECT_TIME:
-	case HTTP_FAIL_SEND:
-	case HTTP_FAIL_RECV:
-		return true;
-	case HTTP_FAIL_PROXY: /* unreachable, or a 5xx to the CONNECT; not a refusal */
-		return a->rs.os_err != 0 || a->rs.proxy_status >= 500;
-	default:
-		return false;
-	}
+	return http_fail_may_pass(&a->rs);
 }
 
-/* http_backoff's stop: the caller's cancel flag. */
+/* The client's stop and http_backoff's: the caller's cancel flag. */
 static bool cancelled(void *arg)
 {
 	const plumb_http_options *o = arg;
 
-	return o->cancel && atomic_load(o->cancel);
+	return o->cancel && atomic_load_explicit(o->cancel, memory_order_relaxed);
 }
 
 static int one_attempt(struct attempt *a, const char *req)
 {
-	a->res->status = 0;
-	a->res->reply_len = a->res->reply_size = 0;
-	a->res->attempts++;
-	if (http_transfer(a) < 0)
+	plumb_http_result *res = a->res;
+	int rc;
+
+	res->attempts++;
+	rc = http_exchange(a->conn, &a->rq, &a->rs);
+	res->sent += a->rs.sent;
+	res->status = a->rs.status;
+	free(res->reply);
+	res->reply = a->rs.body;
+	res->reply_len = a->rs.body_len;
+	res->reply_size = a->rs.body_size;
+	a->rs.body = NULL;
+	a->rs.body_len = 0;
+	if (rc < 0)
 		return transfer_error(a, req);
-	if (a->res->status >= 200 && a->res->status < 300)
+	if (res->status >= 200 && res->status < 300)
 		return 0;
 	return server_error(a, req);
 }
@@ -383,11 +384,23 @@ int plumb_http_send(const plumb_http_options *opts, plumb_reader *body, plumb_ht
 	}
 	memset(&a, 0, sizeof a);
 	a.o = &o;
-	a.body = body;
 	a.res = res;
 	a.url = &url;
-	a.reply_max = o.reply_max;
-	if (build_headers(&o, ct, sizeof ct, &a) < 0 || !(a.conn = http_conn_new())) {
+	a.rq = (struct http_request){
+	        .method = o.method,
+	        .url = &url,
+	        .reader = body,
+	        .connect_timeout_ms = o.connect_timeout_ms,
+	        .stall_timeout_ms = o.stall_timeout_ms,
+	        .ca_file = o.ca_file,
+	        .insecure = o.insecure != 0,
+	        .reply_max = o.reply_max,
+	        .stop = cancelled,
+	        .stop_arg = &o,
+	        .progress = o.progress,
+	};
+	if (!(a.rq.headers = build_headers(&o, ct, sizeof ct, &a.rq.nheaders)) ||
+	    !(a.conn = http_conn_new())) {
 		say(res, "out of memory");
 		rc = -ENOMEM;
 		goto out;
@@ -412,7 +425,7 @@ int plumb_http_send(const plumb_http_options *opts, plumb_reader *body, plumb_ht
 out:
 	http_response_release(&a.rs);
 	http_conn_free(a.conn);
-	free(a.headers);
+	free((void *)a.rq.headers);
 	http_url_release(&url);
 	return rc;
 }

@@ -174,65 +174,52 @@ static bool retryable_code(const char *code)
 	return false;
 }
 
-/* The error of a transfer that did not finish; *again when worth a retry. */
+/* The error of a transfer that did not finish; *again when worth a retry
+ * (a stall too: the body is in memory, so the request can be made again). */
 static int transfer_error(struct s3_client *cl, struct s3_request *rq,
                           const struct http_response *rs, bool *again)
 {
 	const char *peer = cl->target->peer;
-	int err;
+	int err = http_fail_errno(rs);
 
-	*again = false;
+	*again = http_fail_may_pass(rs) || rs->fail == HTTP_FAIL_STALL;
 	switch (rs->fail) {
 	case HTTP_FAIL_STOPPED:
 		say(rq, "%s: %s", rq->op,
 		    s3_cancelled(cl) ? "cancelled" : "stopped: the upload is ending");
-		return -ECANCELED;
+		break;
 	case HTTP_FAIL_NOMEM:
 		say(rq, "%s: out of memory", rq->op);
-		return -ENOMEM;
+		break;
 	case HTTP_FAIL_TLS:
 		say(rq, "%s: TLS with %s failed: %s", rq->op, peer, rs->detail);
-		return -EPROTO;
+		break;
 	case HTTP_FAIL_PROTOCOL:
 		say(rq, "%s: %s answered something that is not HTTP/1.x: %s", rq->op, peer,
 		    rs->detail);
-		return -EPROTO;
-	case HTTP_FAIL_READER: /* no reader here */
-	case HTTP_OK:
-		say(rq, "%s: %s", rq->op, rs->detail);
-		return -EIO;
-	case HTTP_FAIL_PROXY: /* detail is a sentence naming the proxy */
-		say(rq, "%s: %s", rq->op, rs->detail);
-		/* unreachable or a 5xx to the CONNECT may pass; a refusal will not */
-		*again = rs->os_err != 0 || rs->proxy_status >= 500;
-		if (rs->proxy_status == 407)
-			return -EACCES;
-		if (rs->proxy_status)
-			return -ECONNREFUSED;
-		return rs->os_err > 0 ? -rs->os_err : -EINVAL;
-	default:
 		break;
-	}
-	*again = true;
-	switch (rs->fail) {
 	case HTTP_FAIL_STALL:
 		say(rq, "%s: %s moved no data for %ld ms", rq->op, peer, cl->o->stall_timeout_ms);
-		return -ETIMEDOUT;
+		break;
 	case HTTP_FAIL_RESOLVE:
 		say(rq, "%s: cannot resolve the host name of %s: %s", rq->op, peer, rs->detail);
-		return -EHOSTUNREACH;
+		break;
 	case HTTP_FAIL_CONNECT:
-		err = rs->os_err > 0 ? -rs->os_err : -ECONNREFUSED;
 		say(rq, "%s: cannot connect to %s: %s", rq->op, peer, plumb_strerror(err));
-		return err;
+		break;
 	case HTTP_FAIL_CONNECT_TIME:
 		say(rq, "%s: %s did not answer within %ld ms", rq->op, peer,
 		    cl->o->connect_timeout_ms);
-		return -ETIMEDOUT;
-	default: /* SEND, RECV */
+		break;
+	case HTTP_FAIL_SEND:
+	case HTTP_FAIL_RECV:
 		say(rq, "%s: the connection to %s was lost: %s", rq->op, peer, rs->detail);
-		return rs->os_err > 0 ? -rs->os_err : -ECONNRESET;
+		break;
+	default: /* PROXY: detail is a sentence naming the proxy */
+		say(rq, "%s: %s", rq->op, rs->detail);
+		break;
 	}
+	return err;
 }
 
 /* The error of a reply: non-2xx, or a 2xx whose body is an <Error>. */
@@ -279,7 +266,6 @@ static int attempt(struct s3_client *cl, struct http_conn *c, struct s3_request 
 
 	rq->etag[0] = '\0';
 	rq->status = 0;
-	plumb_buffer_reset(&rq->reply);
 	memset(&rq->xml, 0, sizeof rq->xml);
 	rq->attempts++;
 	atomic_fetch_add(&cl->requests, 1);
@@ -293,57 +279,28 @@ static int attempt(struct s3_client *cl, struct http_conn *c, struct s3_request 
 		return rc;
 	}
 	rq->status = rs.status;
-	if (rs.body_len > 0 && plumb_buffer_append(&rq->reply, rs.body, rs.body_len) < 0) {
-		http_response_release(&rs);
-		say(rq, "%s: out of memory", rq->op);
-		return -ENOMEM;
-	}
+	if (rs.body_len > 0)
+		s3_xml_parse(rs.body, rs.body_len, &rq->xml);
 	http_response_release(&rs);
-	if (plumb_buffer_len(&rq->reply) > 0)
-		s3_xml_parse((const char *)plumb_buffer_bytes(&rq->reply),
-		             plumb_buffer_len(&rq->reply), &rq->xml);
 	return reply_error(rq, again);
-}
-
-/* ---- Backoff ---- */
-
-/* http_backoff's stop: the caller's cancel, or the upload ending. */
-static bool stopping(void *arg)
-{
-	struct s3_client *cl = arg;
-
-	return s3_cancelled(cl) || atomic_load_explicit(&cl->stop, memory_order_relaxed);
 }
 
 /* ---- The call ---- */
 
 int s3_call(struct s3_client *cl, struct http_conn *c, struct s3_request *rq)
 {
-	size_t ulen = strlen(cl->target->url), qlen = rq->query ? strlen(rq->query) : 0;
-	char *url = malloc(ulen + qlen + 2), why[256];
-	struct http_url u = {0};
-	int rc = -ENOMEM;
+	struct http_url u = cl->target->http; /* with the query in its target */
+	struct call call = {cl, rq};
+	int rc;
 
 	rq->attempts = 0;
 	rq->err[0] = '\0';
-	plumb_buffer_init(&rq->reply);
-	if (!url) {
+	u.target = NULL;
+	if (asprintf(&u.target, "%s%s%s", cl->target->http.target, rq->query ? "?" : "",
+	             rq->query ? rq->query : "") < 0) {
+		u.target = NULL;
 		say(rq, "%s: out of memory", rq->op);
-		goto out;
-	}
-	memcpy(url, cl->target->url, ulen + 1);
-	if (rq->query)
-		sprintf(url + ulen, "?%s", rq->query);
-	switch (http_url_parse(url, &u, why, sizeof why)) {
-	case HTTP_URL_OK:
-		break;
-	case HTTP_URL_NOMEM:
-		say(rq, "%s: out of memory", rq->op);
-		goto out;
-	default:
-		say(rq, "%s: bad URL: %s", rq->op, why);
-		rc = -EINVAL;
-		goto out;
+		return -ENOMEM;
 	}
 	for (;;) {
 		bool again = false;
@@ -352,7 +309,7 @@ int s3_call(struct s3_client *cl, struct http_conn *c, struct s3_request *rq)
 		if (rc == 0 || !again || rq->attempts > cl->o->retries)
 			break;
 		if (!http_backoff(cl->o->backoff_base_ms, cl->o->backoff_cap_ms, rq->attempts - 1,
-		                  rq->must_finish ? NULL : stopping, cl)) {
+		                  stop_requested, &call)) {
 			say(rq, "%s: %s", rq->op,
 			    s3_cancelled(cl) ? "cancelled" : "stopped: the upload is ending");
 			rc = -ECANCELED;
@@ -365,13 +322,6 @@ int s3_call(struct s3_client *cl, struct http_conn *c, struct s3_request *rq)
 
 		snprintf(rq->err + n, sizeof rq->err - n, " (after %d attempts)", rq->attempts);
 	}
-out:
 	http_url_release(&u);
-	free(url);
 	return rc;
-}
-
-void s3_request_release(struct s3_request *rq)
-{
-	plumb_buffer_release(&rq->reply);
 }

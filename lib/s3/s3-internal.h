@@ -33,10 +33,11 @@ int s3_uri_encode(plumb_buffer *out, const char *s, bool keep_slash);
 
 /* Where the object lives, worked out once per upload. */
 struct s3_target {
-	char *url;       /* scheme://host[:port][/prefix]/[bucket/]encoded-key */
-	char *peer;      /* "host:port", for messages */
-	char *name;      /* "s3://bucket/key", for messages */
-	char region[65]; /* what requests are signed for */
+	char *url;            /* scheme://host[:port][/prefix]/[bucket/]encoded-key */
+	char *peer;           /* "host:port", for messages */
+	char *name;           /* "s3://bucket/key", for messages */
+	char region[65];      /* what requests are signed for */
+	struct http_url http; /* url, parsed once */
 };
 
 /* Fills t from o (endpoint, addressing, bucket, key) and region.  0, or
@@ -142,10 +143,9 @@ struct s3_request {
 	bool must_finish; /* an abort: ignore cancel and stop, make it go out */
 
 	/* Out. */
-	long status;        /* final HTTP status, 0 if none */
-	char etag[128];     /* the ETag header, without quotes */
-	plumb_buffer reply; /* the reply body (bounded); release it */
-	struct s3_xml xml;  /* the reply parsed, when it is XML */
+	long status;       /* final HTTP status, 0 if none */
+	char etag[128];    /* the ETag header, without quotes */
+	struct s3_xml xml; /* the reply parsed, when it is XML */
 	int attempts;
 	char err[700]; /* why it failed, for a person */
 };
@@ -159,9 +159,6 @@ int s3_add_header(struct s3_request *rq, const char *fmt, ...)
  * XML <Error>, else a negative error with rq->err filled in.  conn is the
  * calling thread's connection handle (kept alive from request to request). */
 int s3_call(struct s3_client *cl, struct http_conn *conn, struct s3_request *rq);
-
-/* Frees what a request holds after a call. */
-void s3_request_release(struct s3_request *rq);
 
 /* True when the caller cancelled. */
 bool s3_cancelled(const struct s3_client *cl);

@@ -422,7 +422,6 @@ static int put_object(struct upload *u, struct buf *b)
 		if (u->o.progress)
 			atomic_store(u->o.progress, u->acked);
 	}
-	s3_request_release(&rq);
 	return rc;
 }
 
@@ -448,7 +447,6 @@ static int create_upload(struct upload *u)
 	           plumb_buffer_append(&u->upload_id_q, "", 1) < 0) {
 		rc = failf(u, -ENOMEM, "out of memory");
 	}
-	s3_request_release(&rq);
 	return rc;
 }
 
@@ -512,7 +510,6 @@ static int upload_part(struct upload *u, struct worker_state *ws, struct buf *b)
 		if (rc < 0)
 			failf(u, rc, "out of memory");
 	}
-	s3_request_release(&rq);
 	return rc;
 }
 
@@ -642,7 +639,6 @@ static int head_etag(struct upload *u, char *etag, size_t len, bool record)
 		snprintf(etag, len, "%s", rq.etag);
 	else if (record)
 		failf(u, rc, "%s", rq.err);
-	s3_request_release(&rq);
 	return rc;
 }
 
@@ -695,7 +691,6 @@ static int send_complete(struct upload *u, unsigned n, const char *want, char *e
 		snprintf(etag, len, "%s", rq.xml.etag);
 out:
 	plumb_buffer_release(&x);
-	s3_request_release(&rq);
 	return rc;
 }
 
@@ -746,7 +741,6 @@ static void abort_upload(struct upload *u)
 		         "s3api abort-multipart-upload --bucket %s --key %s --upload-id %s`",
 		         rq.err, u->o.bucket, u->o.key, u->upload_id);
 	}
-	s3_request_release(&rq);
 }
 
 /* ---- The upload ---- */

@@ -214,6 +214,7 @@ int s3_target_init(struct s3_target *t, const plumb_s3_options *o, const char *r
                    size_t errlen)
 {
 	plumb_buffer url;
+	char why[256];
 	bool virtual;
 	int rc;
 
@@ -239,7 +240,16 @@ int s3_target_init(struct s3_target *t, const plumb_s3_options *o, const char *r
 		rc = fail(err, errlen, -ENOMEM, "out of memory");
 		goto fail_t;
 	}
-	return 0;
+	switch (http_url_parse(t->url, &t->http, why, sizeof why)) {
+	case HTTP_URL_OK:
+		return 0;
+	case HTTP_URL_NOMEM:
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		break;
+	default:
+		rc = fail(err, errlen, -EINVAL, "bad URL %s: %s", t->url, why);
+	}
+	goto fail_t;
 fail:
 	plumb_buffer_release(&url);
 fail_t:
@@ -253,4 +263,5 @@ void s3_target_release(struct s3_target *t)
 	free(t->peer);
 	free(t->name);
 	t->url = t->peer = t->name = NULL;
+	http_url_release(&t->http);
 }

@@ -2008,19 +2008,24 @@ static bool signal_children(int sig)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
+	/* The list may take many reads (a read gives about a page): each pid
+	 * ends with a space, and one cut off at the end of a read is kept for
+	 * the next. */
 	bool any = false;
-	for (char *p = buf, *end; *p; p = end) {
-		long pid = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (pid > 0 && kill((pid_t)pid, sig) == 0)
-			any = true;
+	size_t have = 0;
+	ssize_t n;
+	while ((n = read(fd, buf + have, sizeof buf - have)) > 0) {
+		char *p = buf, *stop = buf + have + n, *sp;
+		while ((sp = memchr(p, ' ', (size_t)(stop - p)))) {
+			long pid = strtol(p, NULL, 10);
+			if (pid > 0 && kill((pid_t)pid, sig) == 0)
+				any = true;
+			p = sp + 1;
+		}
+		have = (size_t)(stop - p);
+		memmove(buf, p, have);
 	}
+	close(fd);
 	return any;
 }
 

@@ -599,21 +599,38 @@ halt_same() {
 	! pgrep -f 'sleep 31.4159' >/dev/null
 }
 
+# term_leaves_nothing N PAT CMD...: runs CMD (plumb batch) in the
+# background until N processes match PAT (pgrep -f), sends plumb SIGTERM,
+# and checks it exits 143 with none of them left.
+term_leaves_nothing() {
+	local n=$1 pat=$2 pid status=0
+	shift 2
+	"$@" >"$T/out" 2>&1 &
+	pid=$!
+	for _ in $(seq 400); do
+		[ "$(pgrep -fc "$pat")" -eq "$n" ] && break
+		sleep 0.05
+	done
+	[ "$(pgrep -fc "$pat")" -eq "$n" ]
+	kill -TERM "$pid"
+	wait "$pid" || status=$?
+	[ "$status" -eq 143 ]
+	! pgrep -f "$pat" >/dev/null
+}
+
 @test "after SIGTERM, what jobs left in the background dies too, even ignoring TERM or in a session of its own" {
 	cd "$T"
 	job='touch started.$0; (trap "" TERM; exec sleep 29.9792) & setsid sleep 29.9792 & wait'
-	"$PLUMB" batch -j 2 sh -c "$job" ::: 1 2 >"$T/out" 2>&1 &
-	pid=$!
-	for _ in $(seq 200); do
-		[ "$(pgrep -fc '^sleep 29.9792')" -eq 4 ] && break
-		sleep 0.05
-	done
-	[ "$(pgrep -fc '^sleep 29.9792')" -eq 4 ]
-	kill -TERM "$pid"
-	status=0
-	wait "$pid" || status=$?
-	[ "$status" -eq 143 ]
-	! pgrep -f '^sleep 29.9792' >/dev/null
+	term_leaves_nothing 4 '^sleep 29.9792' "$PLUMB" batch -j 2 sh -c "$job" ::: 1 2
+}
+
+@test "after SIGTERM, a thousand orphans that ignore TERM all die: more than one read of /proc's list" {
+	cd "$T"
+	# Job 1 leaves 1000 sleeps that ignore TERM and ends; job 2 keeps plumb
+	# running.  /proc/.../children gives about a page (~680 pids) a read.
+	job='if [ $0 = 1 ]; then trap "" TERM; i=0; while [ $i -lt 1000 ]; do
+		sleep 29.9793 & i=$((i + 1)); done; else exec sleep 29.9794; fi'
+	term_leaves_nothing 1001 '^sleep 29.979[34]' "$PLUMB" batch -j 2 sh -c "$job" ::: 1 2
 }
 
 @test "SIGINT too is forwarded, waited for, and gives 130" {

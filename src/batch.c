@@ -1248,7 +1248,7 @@ static void hold(struct job *j, int k, const char *buf, size_t n)
  */
 static void take_output(struct state *s, struct job *j, int k, const char *buf, size_t n)
 {
-	if (!s->o.keep_order || j->live) {
+	if (j->live) {
 		hold(j, k, buf, n);
 		emit_lines(s, j, k, false);
 		return;
@@ -1339,7 +1339,7 @@ static void close_pipe(struct state *s, struct job *j, int k)
 		close(j->pipes[k]);
 		j->pipes[k] = -1;
 	}
-	if (!s->o.keep_order || j->live)
+	if (j->live)
 		emit_lines(s, j, k, true);
 }
 
@@ -1570,7 +1570,6 @@ static void spawn(struct state *s, struct job *j, char **argv, int out, int err)
 		path = argv[0];
 	else if (!path && (rc = find_in_path(argv[0], &found)) == 0)
 		path = found;
-	j->start = now();
 	j->runtime = mono_seconds();
 	if (!rc) {
 		struct child c = {.path = path,

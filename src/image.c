@@ -116,12 +116,21 @@ struct mounts_of {
 	char fstype[64];
 };
 
+/* The device number of @m's source, when that is a block device. */
+static bool source_dev(const struct mnt *m, dev_t *rdev)
+{
+	struct stat st;
+	if (strncmp(m->source, "/dev/", 5) || stat(m->source, &st) != 0 || !S_ISBLK(st.st_mode))
+		return false;
+	*rdev = st.st_rdev;
+	return true;
+}
+
 /* True if @m's source is the block device @maj:@min. */
 static bool source_is(const struct mnt *m, unsigned maj, unsigned min)
 {
-	struct stat st;
-	return !strncmp(m->source, "/dev/", 5) && stat(m->source, &st) == 0 &&
-	       S_ISBLK(st.st_mode) && major(st.st_rdev) == maj && minor(st.st_rdev) == min;
+	dev_t d;
+	return source_dev(m, &d) && major(d) == maj && minor(d) == min;
 }
 
 static int collect_mount(const struct mnt *m, void *arg)
@@ -592,9 +601,8 @@ static int by_dir(const struct mnt *m, void *arg)
  * device, else the one its major:minor names; false if neither is one. */
 static bool loop_of_mount(const struct mnt *m, char *dev, size_t len)
 {
-	struct stat st;
-	if (!strncmp(m->source, "/dev/", 5) && stat(m->source, &st) == 0 && S_ISBLK(st.st_mode) &&
-	    major(st.st_rdev) == LOOP_MAJOR) {
+	dev_t d;
+	if (source_dev(m, &d) && major(d) == LOOP_MAJOR) {
 		snprintf(dev, len, "%s", m->source);
 		return true;
 	}

@@ -6,8 +6,8 @@
 # Jobs: JOBS trivial jobs (`true`, then `echo {}`) with -j 2, through
 #   plumb batch (grouped, --keep-order, --joblog), xargs -P 2 -n 1, and
 #   GNU parallel -j 2 (grouped and -k), and the floor: bench_spawn, a loop
-#   that only spawns and waits (no capture, no order, no log), which no job
-#   runner can beat; jobs per second, median of RUNS
+#   that only posix_spawns and waits (no capture, no order, no log); jobs
+#   per second, median of RUNS
 #   interleaved runs; ratios against xargs and parallel: of the medians,
 #   and the median of each round's ratio (a round runs every contender
 #   back to back, so on a machine that others use too it is the steadier

@@ -15,9 +15,12 @@
  * BYTES) are always recorded and count as themselves.
  *
  * Frees must stay cheap, and most blocks were never recorded.  Recorded
- * blocks go in a small sharded set; a one-page filter of counters indexed
- * by address hash says "certainly not recorded" with one load (an L1 hit)
- * for nearly every free.  The math here is done with our own log and exp:
+ * blocks go in a small sharded set; a filter of one bit per address-hash
+ * slot, set while some recorded block hashes there, says "certainly not
+ * recorded" with one load for nearly every free.  The bits are 512 bytes,
+ * small enough to stay in the L1 cache of a program that churns through
+ * its heap (a byte per slot, 4 KiB, did not); the count behind each bit
+ * is kept apart and changes only on the rare recorded allocation or free.  The math here is done with our own log and exp:
  * the library does not link libm, and a hook wants no surprises.
  */
 #include <string.h>
@@ -26,7 +29,10 @@
 
 #include "tracer.h"
 
-uint8_t mt_sample_filter[1 << MT_FILTER_BITS] __attribute__((aligned(4096)));
+uint64_t mt_sample_filter[MT_FILTER_SLOTS / 64] __attribute__((aligned(64)));
+/* Recorded blocks per filter slot; with the bits, under filter_lock. */
+static uint16_t filter_count[MT_FILTER_SLOTS];
+static int filter_lock;
 
 #define NSHARDS 16
 
@@ -151,16 +157,26 @@ bool mt_sample_refill(struct mt_thread *t)
 
 /* ---- the set of recorded blocks ---- */
 
+static void spin_lock(int *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(l, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+
+static void spin_unlock(int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
 static void lock(struct shard *s)
 {
-	while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&s->lock, __ATOMIC_RELAXED))
-			__builtin_ia32_pause();
+	spin_lock(&s->lock);
 }
 
 static void unlock(struct shard *s)
 {
-	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+	spin_unlock(&s->lock);
 }
 
 static inline size_t slot_of(const struct shard *s, uintptr_t p)
@@ -192,16 +208,20 @@ static bool grow(struct shard *s)
 	return true;
 }
 
+/* One more (@delta 1) or one fewer (-1) recorded block in @p's slot.  A
+ * bit is set before the allocation it stands for returns to the program,
+ * so any thread that can free the block sees it. */
 static void filter_add(uintptr_t p, int delta)
 {
-	uint8_t *f = &mt_sample_filter[mt_sample_slot(p)];
-	uint8_t v = __atomic_load_n(f, __ATOMIC_RELAXED);
+	unsigned i = mt_sample_slot(p);
+	uint64_t *w = &mt_sample_filter[i / 64], bit = 1ull << (i % 64);
 
-	do {
-		if (v == 255 || (delta < 0 && v == 0))
-			return; /* saturated counters stay: only a few false "maybe"s */
-	} while (!__atomic_compare_exchange_n(f, &v, (uint8_t)(v + delta), true, __ATOMIC_RELAXED,
-	                                      __ATOMIC_RELAXED));
+	spin_lock(&filter_lock);
+	uint16_t c = filter_count[i];
+	if (c != UINT16_MAX && (delta > 0 || c > 0))
+		filter_count[i] = c = (uint16_t)(c + delta); /* saturated counts stay */
+	__atomic_store_n(w, c ? *w | bit : *w & ~bit, __ATOMIC_RELAXED);
+	spin_unlock(&filter_lock);
 }
 
 bool mt_sample_add(uintptr_t p)
@@ -269,17 +289,22 @@ void mt_sample_clear(void)
 		s->n = 0;
 		unlock(s);
 	}
+	spin_lock(&filter_lock);
+	memset(filter_count, 0, sizeof(filter_count));
 	memset(mt_sample_filter, 0, sizeof(mt_sample_filter));
+	spin_unlock(&filter_lock);
 }
 
 void mt_sample_prepare(void)
 {
 	for (int i = 0; i < NSHARDS; i++)
 		lock(&shards[i]);
+	spin_lock(&filter_lock);
 }
 
 void mt_sample_parent(void)
 {
+	spin_unlock(&filter_lock);
 	for (int i = NSHARDS - 1; i >= 0; i--)
 		unlock(&shards[i]);
 }
@@ -288,4 +313,5 @@ void mt_sample_child(void)
 {
 	for (int i = 0; i < NSHARDS; i++)
 		shards[i].lock = 0;
+	filter_lock = 0;
 }

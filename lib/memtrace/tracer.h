@@ -319,15 +319,18 @@ MT_HIDDEN void mt_stacks_child(void);
  * next gap (the first one for a new thread) and says whether to record. */
 MT_HIDDEN bool mt_sample_refill(struct mt_thread *t);
 /* The set of sampled live blocks, so that frees of the others stay cheap. */
-#define MT_FILTER_BITS 12
-MT_HIDDEN extern uint8_t mt_sample_filter[1 << MT_FILTER_BITS];
+#define MT_FILTER_BITS  12
+#define MT_FILTER_SLOTS (1u << MT_FILTER_BITS)
+MT_HIDDEN extern uint64_t mt_sample_filter[MT_FILTER_SLOTS / 64];
 static inline unsigned mt_sample_slot(uintptr_t p)
 {
 	return (unsigned)(((p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - MT_FILTER_BITS));
 }
 static inline bool mt_sample_maybe(uintptr_t p)
 {
-	return __atomic_load_n(&mt_sample_filter[mt_sample_slot(p)], __ATOMIC_RELAXED) != 0;
+	unsigned i = mt_sample_slot(p);
+
+	return __atomic_load_n(&mt_sample_filter[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1;
 }
 MT_HIDDEN bool mt_sample_add(uintptr_t p);
 MT_HIDDEN bool mt_sample_remove(uintptr_t p);

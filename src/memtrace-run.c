@@ -521,6 +521,11 @@ static void report(const char *abs, const char *shown, const struct run_opts *o,
 		fprintf(stderr, "  peak heap seen: %s (%" PRIu64 " bytes) by %.3f s\n",
 		        mt_size((double)peak).s, peak, when / 1e9);
 	}
+	if (t->sample_bytes)
+		fprintf(stderr,
+		        "  sampled: one allocation per %s allocated, on average, was recorded; sizes and "
+		        "counts are estimates\n",
+		        mt_size((double)t->sample_bytes).s);
 	long kpeak = pmt_trace_find(t, PMT_SNAP_PEAK), kexit = pmt_trace_find(t, PMT_SNAP_EXIT);
 	if (kpeak >= 0)
 		report_snapshot(t, kpeak, shown, o->top, "top allocation sites at the peak");

@@ -603,7 +603,8 @@ static void json_head(FILE *f, const struct pmt_trace *t, const char *path)
 	mt_json_str(f, path);
 	fprintf(f, ",\"pid\":%" PRIu32 ",\"exe\":", t->pid);
 	mt_json_str(f, t->exe);
-	fprintf(f, ",\"truncated\":%s,\"summary\":", t->has_summary ? "false" : "true");
+	fprintf(f, ",\"truncated\":%s,\"sample_bytes\":%" PRIu64 ",\"summary\":",
+	        t->has_summary ? "false" : "true", t->sample_bytes);
 	if (!t->has_summary) {
 		fputs("null", f);
 		return;
@@ -701,12 +702,18 @@ static void print_snapshot_line(FILE *f, const struct pmt_trace *t, long k, size
 	        si->t_ns / 1e9, mt_size((double)size).s, count, count == 1 ? "" : "s");
 }
 
-static void note_truncated(const struct pmt_trace *t, const char *path)
+/* What a reader of @t's figures should know: a trace that ends early, or
+ * one made with --sample, whose sizes and counts are estimates. */
+static void notes(const struct pmt_trace *t, const char *path)
 {
 	if (!t->has_summary)
 		warnx_("note: %s ends early (no summary: the program did not exit normally); "
 		       "using what it holds",
 		       path);
+	if (t->sample_bytes)
+		warnx_("note: %s was traced with --sample %" PRIu64 ": its sizes and counts are "
+		       "estimates",
+		       path, t->sample_bytes);
 }
 
 /* Applies the filters of @o to @s: @s itself when there are none. */
@@ -819,7 +826,7 @@ int mt_cmd_report(int argc, char **argv)
 	rc = MT_EXIT_FAIL;
 	if (!t)
 		goto out;
-	note_truncated(t, path);
+	notes(t, path);
 	if (o.list) {
 		rc = list_snapshots(&o, t, path);
 		goto out;
@@ -945,11 +952,11 @@ int mt_cmd_diff(int argc, char **argv)
 	rc = MT_EXIT_FAIL;
 	if (!(t1 = mt_open(a.path)))
 		goto out;
-	note_truncated(t1, a.path);
+	notes(t1, a.path);
 	if (o.nfiles == 2) {
 		if (!(t2 = mt_open(b.path)))
 			goto out;
-		note_truncated(t2, b.path);
+		notes(t2, b.path);
 	}
 	a.t = t1;
 	b.t = t2 ? t2 : t1;
@@ -1025,8 +1032,9 @@ int mt_cmd_leaks(int argc, char **argv)
 	if (o.json) {
 		fputs("{\"file\":", stdout);
 		mt_json_str(stdout, path);
-		fprintf(stdout, ",\"truncated\":%s,\"at_exit\":%s,\"snapshot\":",
-		        t->has_summary ? "false" : "true", at_exit ? "true" : "false");
+		fprintf(stdout,
+		        ",\"truncated\":%s,\"sample_bytes\":%" PRIu64 ",\"at_exit\":%s,\"snapshot\":",
+		        t->has_summary ? "false" : "true", t->sample_bytes, at_exit ? "true" : "false");
 		json_snapshot(stdout, t, k);
 		fprintf(stdout, ",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,\"groups\":[", size,
 		        count);
@@ -1091,7 +1099,7 @@ static int picture(int argc, char **argv, enum picture what)
 	rc = MT_EXIT_FAIL;
 	if (!t)
 		goto out;
-	note_truncated(t, path);
+	notes(t, path);
 	long k = what == PLOT ? -1 : mt_default_snapshot(t);
 	if ((o.snap.arg || what == FLAMEGRAPH) &&
 	    (rc = pick_snapshot(&o.snap, k, t, path, &k)) >= 0)

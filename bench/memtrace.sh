@@ -300,6 +300,12 @@ def goals():
         hr = x("threads", "heaptrack") / x("churn", "heaptrack")
         print(f"  two threads: plumb's slowdown {r:.2f}x its one-thread slowdown"
               f" (goal <= 1.25x: {ok(r, 1.25)}); heaptrack {hr:.2f}x")
+        c = [cpu(m, l) for m in ("threads", "churn") for l in ("plumb", "bare")]
+        if all(c):
+            n = os.cpu_count()
+            print(f"  two threads, in CPU time: {(c[0] / c[1]) / (c[2] / c[3]):.2f}x the one-thread"
+                  f" ratio (on {n} CPUs one program thread leaves {n - 1} to the tracer's writer,"
+                  f" two leave {max(n - 2, 0)}: the wall-clock ratio also counts that)")
     worst = []
     for m in modes:
         t = load(m, "tree-plumb")

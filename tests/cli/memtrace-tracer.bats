@@ -323,6 +323,30 @@ leaker_sites() {
 	[ "$d" = "320000 -320000 2000 -2000" ]
 }
 
+# handoff.c: NBLOCK=300000 blocks handed over, one in KEEP_EVERY=1000 kept;
+# each thread churns one block per handoff.  It prints the kept bytes.
+@test "blocks handed between two busy threads: every free matched with its own block" {
+	trace "$T/h.pmt" "$TESTS/handoff"
+	[ "$status" -eq 0 ]
+	kept=$output
+	bl=$(line_of "$SRC/handoff.c" HANDOFF_BLOCK)
+	cr=$(line_of "$SRC/handoff.c" HANDOFF_CREATE)
+
+	json leaks --top 0 "$T/h.pmt" >"$T/leaks.json"
+	leak_sites "$T/leaks.json" handoff.c >"$T/sites"
+	[ "$(awk -v l="$bl" '$1 == l { s += $2; c += $3 } END { print s, c }' "$T/sites")" = "$kept 300" ]
+	awk -v b="$bl" -v cr="$cr" '
+		$1 == b { next }
+		$1 == cr { c += $3; next }
+		{ print "unexpected leak:", $0; bad = 1 }
+		END { exit bad || c != 2 }' "$T/sites"
+	# Three allocations per handoff and the two TLS blocks; all freed but
+	# the kept ones.
+	json report "$T/h.pmt" >"$T/report.json"
+	jq -e '.summary.allocs == 900002 and .summary.frees == 900000 - 300
+		and .summary.leaked_blocks == 302' "$T/report.json"
+}
+
 # sampled.c: NTHREADS=4, CHURN=100000 of 16 + (0..4095), NLIVE=4000 x
 # LIVE_SIZE=4000, NLEAK=1000, NBIG=2 x BIG_SIZE=4 MiB; --sample 64K.  The
 # estimates have a known spread (the LIVE leak's is the widest: about 240

@@ -107,8 +107,10 @@ void plumb_memtrace_clear_traces(void)
 	mt_drain_locked(mt_now());
 	mt_clear();
 	pthread_mutex_unlock(&mt_drain_lock);
-	if (mt_hot.sampled)
-		mt_sample_clear();
+	/* The set of sampled blocks stays: a block recorded as this clear runs
+	 * may have its allocation applied after it, and its free must then be
+	 * recorded too.  The frees of blocks from before are recorded and
+	 * counted as frees of untraced blocks, as without sampling. */
 	leave();
 }
 

@@ -281,8 +281,15 @@ bool mt_sample_remove(uintptr_t p)
 	return found;
 }
 
+/* Empties the set and the filter while other threads may add and remove.
+ * filter_lock is held throughout: a block added to a shard already emptied
+ * counts itself in the filter only after the filter is zeroed, so its bit
+ * stays set.  Only this and fork's prepare hold filter_lock and a shard
+ * lock at once, both taking filter_lock first; add and remove never hold
+ * both. */
 void mt_sample_clear(void)
 {
+	spin_lock(&filter_lock);
 	for (int i = 0; i < NSHARDS; i++) {
 		struct shard *s = &shards[i];
 
@@ -292,24 +299,25 @@ void mt_sample_clear(void)
 		s->n = 0;
 		unlock(s);
 	}
-	spin_lock(&filter_lock);
 	memset(filter_count, 0, sizeof(filter_count));
-	memset(mt_sample_filter, 0, sizeof(mt_sample_filter));
+	for (unsigned i = 0; i < MT_FILTER_SLOTS / 64; i++) /* read by free, unlocked */
+		__atomic_store_n(&mt_sample_filter[i], 0, __ATOMIC_RELAXED);
 	spin_unlock(&filter_lock);
 }
 
+/* filter_lock before the shards, as in mt_sample_clear. */
 void mt_sample_prepare(void)
 {
+	spin_lock(&filter_lock);
 	for (int i = 0; i < NSHARDS; i++)
 		lock(&shards[i]);
-	spin_lock(&filter_lock);
 }
 
 void mt_sample_parent(void)
 {
-	spin_unlock(&filter_lock);
 	for (int i = NSHARDS - 1; i >= 0; i--)
 		unlock(&shards[i]);
+	spin_unlock(&filter_lock);
 }
 
 void mt_sample_child(void)

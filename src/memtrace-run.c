@@ -523,8 +523,8 @@ static void report(const char *abs, const char *shown, const struct run_opts *o,
 	}
 	if (t->sample_bytes)
 		fprintf(stderr,
-		        "  sampled: one allocation per %s allocated, on average, was recorded; sizes and "
-		        "counts are estimates\n",
+		        "  sampled: one sampling point per %s allocated, on average; sizes and counts "
+		        "are estimates\n",
 		        mt_size((double)t->sample_bytes).s);
 	long kpeak = pmt_trace_find(t, PMT_SNAP_PEAK), kexit = pmt_trace_find(t, PMT_SNAP_EXIT);
 	if (kpeak >= 0)

@@ -702,18 +702,24 @@ static void print_snapshot_line(FILE *f, const struct pmt_trace *t, long k, size
 	        si->t_ns / 1e9, mt_size((double)size).s, count, count == 1 ? "" : "s");
 }
 
+/* A trace made with --sample: its sizes and counts are estimates. */
+static void note_sampled(const struct pmt_trace *t, const char *path)
+{
+	if (t->sample_bytes)
+		warnx_("note: %s was traced with --sample %" PRIu64 " (one sampling point per %s "
+		       "allocated, on average): its sizes and counts are estimates",
+		       path, t->sample_bytes, mt_size((double)t->sample_bytes).s);
+}
+
 /* What a reader of @t's figures should know: a trace that ends early, or
- * one made with --sample, whose sizes and counts are estimates. */
+ * one whose figures are estimates. */
 static void notes(const struct pmt_trace *t, const char *path)
 {
 	if (!t->has_summary)
 		warnx_("note: %s ends early (no summary: the program did not exit normally); "
 		       "using what it holds",
 		       path);
-	if (t->sample_bytes)
-		warnx_("note: %s was traced with --sample %" PRIu64 ": its sizes and counts are "
-		       "estimates",
-		       path, t->sample_bytes);
+	note_sampled(t, path);
 }
 
 /* Applies the filters of @o to @s: @s itself when there are none. */
@@ -1006,6 +1012,7 @@ int mt_cmd_leaks(int argc, char **argv)
 	rc = MT_EXIT_FAIL;
 	if (!t)
 		goto out;
+	note_sampled(t, path); /* an early end has its own note below */
 	long k = pmt_trace_find(t, PMT_SNAP_EXIT);
 	bool at_exit = k >= 0;
 	if (!at_exit) {

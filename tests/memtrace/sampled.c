@@ -7,18 +7,20 @@
  * NTHREADS threads, in three phases held apart by barriers:
  *   1. each churns CHURN malloc/free pairs of 16..4111 bytes
  *      (SAMPLED_CHURN): nothing is left of them;
- *   2. thread t allocates NLIVE blocks of LIVE_SIZE bytes (SAMPLED_LIVE)
+ *   2. thread t allocates NLIVE blocks of LIVE_SIZE bytes, the first
+ *      NLIVE - NLEAK at SAMPLED_SHARED and the others at SAMPLED_KEPT,
  *      and NBIG of BIG_SIZE (SAMPLED_BIG).  When the last is allocated,
  *      every block is live: the peak, NTHREADS * (NLIVE * LIVE_SIZE +
  *      NBIG * BIG_SIZE) bytes;
- *   3. thread t frees the first NLIVE - NLEAK live blocks of thread t + 1
- *      (mod NTHREADS), which it never allocated.
- * Left at exit: NTHREADS * NLEAK blocks at SAMPLED_LIVE, NTHREADS * NBIG
+ *   3. thread t frees the SAMPLED_SHARED blocks of thread t + 1 (mod
+ *      NTHREADS), which it never allocated.
+ * Left at exit: NTHREADS * NLEAK blocks at SAMPLED_KEPT, NTHREADS * NBIG
  * at SAMPLED_BIG, and glibc's TLS block of each thread (SAMPLED_CREATE:
- * see threads.c), which sampling may or may not catch.  A block of BIG_SIZE, 64 times the sampling
- * distance the test uses (64 KiB), is recorded with probability 1 - e^-64:
- * always, and counted as itself.  Everything else is an estimate.
- * Nothing here prints.
+ * see threads.c), which sampling may or may not catch; nothing at
+ * SAMPLED_CHURN or SAMPLED_SHARED.  A block of BIG_SIZE, 64 times the
+ * sampling distance the test uses (64 KiB), is recorded with probability
+ * 1 - e^-64: always, and counted as itself.  Everything else is an
+ * estimate.  Nothing here prints.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -52,8 +54,11 @@ static void *worker(void *arg)
 	}
 	pthread_barrier_wait(&phase);
 
-	for (int i = 0; i < NLIVE; i++)
-		if (!(live[t][i] = malloc(LIVE_SIZE))) /* SAMPLED_LIVE */
+	for (int i = 0; i < NLIVE - NLEAK; i++)
+		if (!(live[t][i] = malloc(LIVE_SIZE))) /* SAMPLED_SHARED */
+			abort();
+	for (int i = NLIVE - NLEAK; i < NLIVE; i++)
+		if (!(live[t][i] = malloc(LIVE_SIZE))) /* SAMPLED_KEPT */
 			abort();
 	for (int i = 0; i < NBIG; i++)
 		if (!(big[t][i] = malloc(BIG_SIZE))) /* SAMPLED_BIG */

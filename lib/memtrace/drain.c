@@ -306,25 +306,33 @@ static inline struct lent *live_find(struct live *L, uintptr_t ptr, uint32_t dom
 	}
 }
 
+/* Whether one more entry would fill @L past 3/4. */
+static inline bool live_full(const struct live *L)
+{
+	return !L->e || (L->n + 1) * 4 > (L->mask + 1) * 3;
+}
+
+/* The slot holding (ptr, domain) (*found), or the empty one where it would
+ * go; @L has room. */
+static inline struct lent *live_probe(struct live *L, uintptr_t ptr, uint32_t domain, bool *found)
+{
+	for (size_t i = home(L, ptr, domain);; i = (i + 1) & L->mask) {
+		struct lent *s = &L->e[i];
+
+		if (!s->ptr || matches(s, ptr, domain)) {
+			*found = s->ptr != 0;
+			return s;
+		}
+	}
+}
+
 /* The slot for (ptr, domain): existing (*found) or a new empty one; NULL
  * without memory. */
 static struct lent *live_slot(struct live *L, uintptr_t ptr, uint32_t domain, bool *found)
 {
-	if (!L->e || (L->n + 1) * 4 > (L->mask + 1) * 3)
-		if (!live_grow(L) && (!L->e || L->n == L->mask))
-			return NULL;
-	for (size_t i = home(L, ptr, domain);; i = (i + 1) & L->mask) {
-		struct lent *s = &L->e[i];
-
-		if (!s->ptr) {
-			*found = false;
-			return s;
-		}
-		if (matches(s, ptr, domain)) {
-			*found = true;
-			return s;
-		}
-	}
+	if (live_full(L) && !live_grow(L) && (!L->e || L->n == L->mask))
+		return NULL;
+	return live_probe(L, ptr, domain, found);
 }
 
 static inline void live_delete(struct live *L, struct lent *s)
@@ -377,6 +385,11 @@ static void big_put(uintptr_t ptr, uint32_t domain, uint64_t size)
 		D.big_cap = cap;
 	}
 	D.big[D.nbig++] = (struct big){ptr, domain, size};
+}
+
+static inline uint64_t meta_make(uint64_t size, uint32_t c, bool exact)
+{
+	return (size < SIZE_BIG ? size : SIZE_BIG) | (uint64_t)c << SIZE_BITS | (exact ? META_EXACT : 0);
 }
 
 static inline uint64_t meta_size(uint64_t meta, uintptr_t ptr, uint32_t domain, bool remove)
@@ -440,8 +453,7 @@ static bool apply_alloc(struct mt_ring *r, struct mt_event *e, bool can_repair)
 	weigh(size, exact, &ws, &wc);
 	D.allocs += wc; /* in sampling mode, estimates (in 1/65536ths) */
 	D.bytes += ws;
-	meta = (size < SIZE_BIG ? size : SIZE_BIG) | (uint64_t)c << SIZE_BITS |
-	       (exact ? META_EXACT : 0);
+	meta = meta_make(size, c, exact);
 	s = live_slot(L, e->ptr, e->domain, &found);
 	if (!s)
 		return false;
@@ -528,21 +540,17 @@ static inline __attribute__((always_inline)) bool fast_alloc(const struct mt_eve
 	struct live *L = &D.live0;
 	uint32_t stack = MT_STACK_ID(e->stack), c;
 	struct lent *s;
-	size_t i;
+	bool found;
 
 	if (e->domain || e->size >= SIZE_BIG || stack >= D.by_stack_cap || !(c = D.by_stack[stack]) ||
-	    !L->e || (L->n + 1) * 4 > (L->mask + 1) * 3)
+	    live_full(L))
 		return false;
-	for (i = home(L, e->ptr, 0);; i = (i + 1) & L->mask) {
-		s = &L->e[i];
-		if (!s->ptr)
-			break;
-		if (s->ptr == e->ptr)
-			return false;
-	}
+	s = live_probe(L, e->ptr, 0, &found);
+	if (found)
+		return false;
 	c--;
 	s->ptr = e->ptr;
-	s->meta = e->size | (uint64_t)c << SIZE_BITS | (e->stack & MT_STACK_EXACT ? META_EXACT : 0);
+	s->meta = meta_make(e->size, c, e->stack & MT_STACK_EXACT);
 	L->n++;
 	D.allocs++;
 	D.bytes += e->size;
@@ -556,15 +564,8 @@ static inline __attribute__((always_inline)) bool fast_free(const struct mt_even
 	struct lent *s;
 	uint64_t meta;
 
-	if (e->domain || e->size != MT_EV_FREE || !L->e)
+	if (e->domain || e->size != MT_EV_FREE || !(s = live_find(L, e->ptr, 0)))
 		return false;
-	for (size_t i = home(L, e->ptr, 0);; i = (i + 1) & L->mask) {
-		s = &L->e[i];
-		if (!s->ptr)
-			return false;
-		if (s->ptr == e->ptr)
-			break;
-	}
 	meta = s->meta;
 	if ((meta & SIZE_BIG) == SIZE_BIG)
 		return false;

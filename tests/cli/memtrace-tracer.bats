@@ -141,6 +141,12 @@ leak_sites() {
 		| "\(.[0].lineno) \($g.size) \($g.count)"' "$1" | sort -n
 }
 
+# leaks_at LINE: "bytes blocks" of the leak_sites lines (on stdin) at LINE,
+# summed ("0 0" when there is none).
+leaks_at() {
+	awk -v l="$1" '$1 == l { s += $2; c += $3 } END { print s + 0, c + 0 }'
+}
+
 # expect_sites "line size count"...: the same lines, sorted as leak_sites.
 expect_sites() {
 	printf '%s\n' "$@" | sort -n
@@ -304,7 +310,7 @@ leaker_sites() {
 	jq -e '.summary.bytes_allocated >= 1000 * 64 * 10' "$T/exit.json"
 
 	json leaks --top 0 "$T/t.pmt" >"$T/leaks.json"
-	[ "$(leak_sites "$T/leaks.json" threads.c | awk -v l="$bl" '$1 == l { s += $2; c += $3 } END { print s, c }')" = "320000 2000" ]
+	[ "$(leak_sites "$T/leaks.json" threads.c | leaks_at "$bl")" = "320000 2000" ]
 	# Nothing else is left but glibc's TLS block of each thread, cached with
 	# its stack, allocated under pthread_create.
 	cr=$(line_of "$SRC/threads.c" THREADS_CREATE)
@@ -334,7 +340,7 @@ leaker_sites() {
 
 	json leaks --top 0 "$T/h.pmt" >"$T/leaks.json"
 	leak_sites "$T/leaks.json" handoff.c >"$T/sites"
-	[ "$(awk -v l="$bl" '$1 == l { s += $2; c += $3 } END { print s, c }' "$T/sites")" = "$kept 300" ]
+	[ "$(leaks_at "$bl" <"$T/sites")" = "$kept 300" ]
 	awk -v b="$bl" -v cr="$cr" '
 		$1 == b { next }
 		$1 == cr { c += $3; next }
@@ -364,29 +370,26 @@ leaker_sites() {
 	cr=$(line_of "$SRC/sampled.c" SAMPLED_CREATE)
 	peak=$(snap_index "$T/s.pmt" peak)
 
-	# near VALUE TRUTH FRACTION
-	near() { awk -v v="$1" -v t="$2" -v f="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(d <= f * t) }'; }
-
 	json report "$T/s.pmt" --snapshot "$peak" --by lineno --top 0 >"$T/peak.json"
 	jq -e '.sample_bytes == 65536' "$T/peak.json"
 	[ "$(stat_at "$T/peak.json" sampled.c "$bigl")" = "$((8 * 4194304)) 8" ]
 	read -r s1 c1 <<<"$(stat_at "$T/peak.json" sampled.c "$shared")"
 	read -r s2 c2 <<<"$(stat_at "$T/peak.json" sampled.c "$kept")"
-	near $((s1 + s2)) $((4 * 4000 * 4000)) 0.15
-	near $((c1 + c2)) $((4 * 4000)) 0.15
-	near "$(jq .summary.peak "$T/peak.json")" $((4 * 4000 * 4000 + 8 * 4194304)) 0.10
+	within 15 $((s1 + s2)) $((4 * 4000 * 4000))
+	within 15 $((c1 + c2)) $((4 * 4000))
+	within 10 "$(jq .summary.peak "$T/peak.json")" $((4 * 4000 * 4000 + 8 * 4194304))
 	[ -z "$(stat_at "$T/peak.json" sampled.c "$churn")" ]
 	# 400,000 churned blocks of 2063.5 bytes on average, the live and big ones.
-	near "$(jq .summary.bytes_allocated "$T/peak.json")" $((400000 * 20635 / 10 + 4 * 4000 * 4000 + 8 * 4194304)) 0.05
-	near "$(jq .summary.allocs "$T/peak.json")" $((400000 + 16000 + 8)) 0.10
+	within 5 "$(jq .summary.bytes_allocated "$T/peak.json")" $((400000 * 20635 / 10 + 4 * 4000 * 4000 + 8 * 4194304))
+	within 10 "$(jq .summary.allocs "$T/peak.json")" $((400000 + 16000 + 8))
 
 	json leaks --top 0 "$T/s.pmt" >"$T/leaks.json"
 	jq -e '.sample_bytes == 65536 and .at_exit' "$T/leaks.json"
 	leak_sites "$T/leaks.json" sampled.c >"$T/sites"
-	[ "$(awk -v l="$bigl" '$1 == l { s += $2; c += $3 } END { print s, c }' "$T/sites")" = "$((8 * 4194304)) 8" ]
-	read -r size count <<<"$(awk -v l="$kept" '$1 == l { s += $2; c += $3 } END { print s + 0, c + 0 }' "$T/sites")"
-	near "$size" $((4 * 1000 * 4000)) 0.30
-	near "$count" $((4 * 1000)) 0.30
+	[ "$(leaks_at "$bigl" <"$T/sites")" = "$((8 * 4194304)) 8" ]
+	read -r size count <<<"$(leaks_at "$kept" <"$T/sites")"
+	within 30 "$size" $((4 * 1000 * 4000))
+	within 30 "$count" $((4 * 1000))
 	# Nothing churned is left, nor any block another thread freed: exactly.
 	awk -v k="$kept" -v b="$bigl" -v c="$cr" '
 		$1 == k || $1 == b || $1 == c { next }

@@ -596,6 +596,14 @@ static void json_snapshot(FILE *f, const struct pmt_trace *t, long k)
 	        k, si->seq, mt_kind_name(si->kind), si->t_ns, si->current, si->peak);
 }
 
+/* What every JSON output says of the trace as a whole: whether it ends
+ * early, and the --sample distance (0: every allocation recorded). */
+static void json_trace_flags(FILE *f, const struct pmt_trace *t)
+{
+	fprintf(f, ",\"truncated\":%s,\"sample_bytes\":%" PRIu64, t->has_summary ? "false" : "true",
+	        t->sample_bytes);
+}
+
 /* The keys every JSON output of one file starts with. */
 static void json_head(FILE *f, const struct pmt_trace *t, const char *path)
 {
@@ -603,8 +611,8 @@ static void json_head(FILE *f, const struct pmt_trace *t, const char *path)
 	mt_json_str(f, path);
 	fprintf(f, ",\"pid\":%" PRIu32 ",\"exe\":", t->pid);
 	mt_json_str(f, t->exe);
-	fprintf(f, ",\"truncated\":%s,\"sample_bytes\":%" PRIu64 ",\"summary\":",
-	        t->has_summary ? "false" : "true", t->sample_bytes);
+	json_trace_flags(f, t);
+	fputs(",\"summary\":", f);
 	if (!t->has_summary) {
 		fputs("null", f);
 		return;
@@ -1039,9 +1047,8 @@ int mt_cmd_leaks(int argc, char **argv)
 	if (o.json) {
 		fputs("{\"file\":", stdout);
 		mt_json_str(stdout, path);
-		fprintf(stdout,
-		        ",\"truncated\":%s,\"sample_bytes\":%" PRIu64 ",\"at_exit\":%s,\"snapshot\":",
-		        t->has_summary ? "false" : "true", t->sample_bytes, at_exit ? "true" : "false");
+		json_trace_flags(stdout, t);
+		fprintf(stdout, ",\"at_exit\":%s,\"snapshot\":", at_exit ? "true" : "false");
 		json_snapshot(stdout, t, k);
 		fprintf(stdout, ",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,\"groups\":[", size,
 		        count);

@@ -243,6 +243,19 @@ static int64_t stall_deadline(const struct xfer *x)
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 static BIO_METHOD *sock_method;
 
+/* Whether a failed socket call's errno means "try again", not a failure. */
+static inline bool again(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
+/* The poll events an SSL_get_error result waits for, or 0 when it is a
+ * failure. */
+static inline short ssl_waits(int err)
+{
+	return err == SSL_ERROR_WANT_READ ? POLLIN : err == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+}
+
 /* The BIO's data is its http_conn: the socket, and where its EOF is noted. */
 static int sock_write(BIO *b, const char *p, int n)
 {
@@ -250,7 +263,7 @@ static int sock_write(BIO *b, const char *p, int n)
 	ssize_t w = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
 
 	BIO_clear_retry_flags(b);
-	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (w < 0 && again(errno))
 		BIO_set_retry_write(b);
 	return (int)w;
 }
@@ -261,7 +274,7 @@ static int sock_read(BIO *b, char *p, int n)
 	ssize_t r = recv(c->fd, p, (size_t)n, 0);
 
 	BIO_clear_retry_flags(b);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (r < 0 && again(errno))
 		BIO_set_retry_read(b);
 	if (r == 0 && n > 0)
 		c->tls_eof = true;
@@ -471,9 +484,9 @@ static int tls_handshake(struct xfer *x, int64_t deadline)
 		if (r == 1)
 			return 0;
 		err = SSL_get_error(c->ssl, r);
-		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+		if (!ssl_waits(err))
 			return handshake_failed(x, err);
-		ev = wait_io(x, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+		ev = wait_io(x, ssl_waits(err), deadline);
 		if (ev < 0)
 			return -1;
 		if (ev == 0)
@@ -674,7 +687,7 @@ static int send_plain(struct xfer *x, const char *p, size_t n, int64_t deadline)
 			n -= (size_t)w;
 			continue;
 		}
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		if (w < 0 && !again(errno))
 			return fail(x, HTTP_FAIL_PROXY, errno,
 			            "the %s closed the connection while CONNECT %s was sent: %s",
 			            x->rs->via, x->rq->url->peer, strerror(errno));
@@ -857,17 +870,15 @@ static ssize_t raw_send(struct http_conn *c, const void *p, size_t n, short *wan
 			return (ssize_t)w;
 		err = SSL_get_error(c->ssl, r);
 		ERR_clear_error();
-		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
-			*want = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		if ((*want = ssl_waits(err)))
 			return -EAGAIN;
-		}
 		return err == SSL_ERROR_SYSCALL && errno ? -errno : -EPIPE;
 	}
 	ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 	if (w >= 0)
 		return w;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+	if (again(errno)) {
 		*want = POLLOUT;
 		return -EAGAIN;
 	}
@@ -889,10 +900,8 @@ static ssize_t raw_recv(struct http_conn *c, short *want)
 			return (ssize_t)r;
 		err = SSL_get_error(c->ssl, ok);
 		ERR_clear_error();
-		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
-			*want = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		if ((*want = ssl_waits(err)))
 			return -EAGAIN;
-		}
 		if (err == SSL_ERROR_ZERO_RETURN)
 			return 0;
 		return err == SSL_ERROR_SYSCALL && errno ? -errno : -ECONNRESET;
@@ -901,7 +910,7 @@ static ssize_t raw_recv(struct http_conn *c, short *want)
 
 	if (r >= 0)
 		return r;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+	if (again(errno)) {
 		*want = POLLIN;
 		return -EAGAIN;
 	}
